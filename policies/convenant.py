@@ -1,0 +1,59 @@
+"""A loaded, checked and compiled convenant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .decision import Decision
+from .model import (
+    Category,
+    Field,
+    Generaliser,
+    Meta,
+    OwnDataRule,
+    Party,
+    Purpose,
+    Retention,
+    Role,
+    Rule,
+    Track,
+)
+
+__all__ = ["Convenant", "DecisionKey"]
+
+DecisionKey = tuple[str, str, str, str]  # (party, role, purpose, track)
+
+
+@dataclass(frozen=True, eq=False)
+class Convenant:
+    """The convenant, with every decision precomputed; build it with `policies.load`."""
+
+    meta: Meta
+    hash: str
+    parties: Mapping[str, Party]
+    roles: Mapping[str, Role]
+    purposes: Mapping[str, Purpose]
+    tracks: Mapping[str, Track]
+    initial_track: str
+    generalisers: Mapping[str, Generaliser]
+    categories: Mapping[str, Category]
+    fields: Mapping[str, Field]
+    own_data: OwnDataRule | None
+    retention: Retention
+    rules: tuple[Rule, ...]
+    document: Mapping[str, object] = field(repr=False)
+    decisions: Mapping[DecisionKey, Decision] = field(repr=False, default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """The version the partners gave this convenant."""
+        return self.meta.version
+
+    def suppliable_fields(self, party: str) -> tuple[str, ...]:
+        """The fields `party` may supply, in convenant order."""
+        return tuple(name for name, f in self.fields.items() if party in f.suppliers)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        """The rule with this id, if any."""
+        return next((r for r in self.rules if r.id == rule_id), None)
