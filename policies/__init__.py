@@ -4,11 +4,31 @@ Pure: no web framework, no database, no I/O but the loader.
 """
 
 from .convenant import Convenant
-from .decision import DEFAULT_DENY, DENIAL_CODES, CaseView, Decision, FieldDecision, Involvement, Withheld
+from .decision import (
+    DEFAULT_DENY,
+    DENIAL_CODES,
+    CaseView,
+    Decision,
+    FieldDecision,
+    Involvement,
+    Withheld,
+)
 from .engine import apply, decide, explain
 from .errors import ConvenantError, Problem, SuiteError
 from .loader import canonical_hash, load, loads
-from .model import Category, Effect, Field, FieldType, Party, Purpose, Role, Rule, Special, Track, View
+from .model import (
+    Category,
+    Effect,
+    Field,
+    FieldType,
+    Party,
+    Purpose,
+    Role,
+    Rule,
+    Special,
+    Track,
+    View,
+)
 
 __all__ = [
     "DEFAULT_DENY",

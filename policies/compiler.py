@@ -46,8 +46,7 @@ def denial_for(c: Convenant, party: str, role: str, purpose: str, track: str) ->
 
 def _default_fields(c: Convenant, text: str) -> dict[str, FieldDecision]:
     return {
-        name: FieldDecision(name, Effect.WITHHOLD, DEFAULT_DENY, None, text)
-        for name in c.fields
+        name: FieldDecision(name, Effect.WITHHOLD, DEFAULT_DENY, None, text) for name in c.fields
     }
 
 
@@ -63,13 +62,26 @@ def _categories_of(c: Convenant) -> Mapping[str, str]:
     return MappingProxyType({name: f.category for name, f in c.fields.items()})
 
 
-def denied_decision(c: Convenant, party: str, role: str, purpose: str, track: str,
-                    code: str) -> Decision:
+def denied_decision(
+    c: Convenant, party: str, role: str, purpose: str, track: str, code: str
+) -> Decision:
     """A decision that gives nothing, for a request with unknown names."""
     fields = MappingProxyType(_default_fields(c, DENIAL_CODES[code]))
-    return Decision(party, role, purpose, track, c.hash, code, None, fields, None,
-                    plan=(), withheld=_withheld_of(fields), liftable=(),
-                    categories_of=_categories_of(c))
+    return Decision(
+        party,
+        role,
+        purpose,
+        track,
+        c.hash,
+        code,
+        None,
+        fields,
+        None,
+        plan=(),
+        withheld=_withheld_of(fields),
+        liftable=(),
+        categories_of=_categories_of(c),
+    )
 
 
 class _Compiler:
@@ -88,12 +100,14 @@ class _Compiler:
     def cells(self) -> dict[DecisionKey, dict[str, list[Rule | None]]]:
         c = self.c
         cells: dict[DecisionKey, dict[str, list[Rule | None]]] = {}
-        conflicts: dict[tuple[Rule, Rule], list[tuple[DecisionKey, str]]] = {}
+        conflicts: dict[tuple[int, int], list[tuple[DecisionKey, str]]] = {}
         for rule in c.rules:
             live = 0
             dead: dict[str, set[str]] = {}
             for track, party, role, purpose in itertools.product(
-                sorted(rule.tracks), sorted(rule.parties), sorted(rule.roles),
+                sorted(rule.tracks),
+                sorted(rule.parties),
+                sorted(rule.roles),
                 sorted(rule.purposes),
             ):
                 code = denial_for(c, party, role, purpose, track)
@@ -111,22 +125,31 @@ class _Compiler:
                         slot = row.setdefault(name, [None, None])
                         other = slot[level]
                         if other is not None and other is not rule:
-                            conflicts.setdefault((other, rule), []).append((key, name))
+                            conflicts.setdefault((other.index, rule.index), []).append((key, name))
                         else:
                             slot[level] = rule
             if not live and rule.targets:
                 examples = "; ".join(sorted(itertools.chain.from_iterable(dead.values()))[:3])
-                self.problems.append(((("rules", rule.index)),
-                                      f"rule {rule.id} can never apply: no combination of its "
-                                      f"tracks, parties, roles and purposes is possible "
-                                      f"({examples})"))
-        for (first, second), where in conflicts.items():
+                self.problems.append(
+                    (
+                        (("rules", rule.index)),
+                        f"rule {rule.id} can never apply: no combination of its "
+                        f"tracks, parties, roles and purposes is possible "
+                        f"({examples})",
+                    )
+                )
+        for (first_index, second_index), where in conflicts.items():
+            first, second = c.rules[first_index], c.rules[second_index]
             (party, role, purpose, track), name = where[0]
-            self.problems.append(((("rules", second.index)),
-                                  f"rule {second.id} and rule {first.id} both decide {len(where)} "
-                                  f"cell(s) at the same level, e.g. field {name!r} for party "
-                                  f"{party}, role {role}, purpose {purpose}, track {track}; the "
-                                  f"convenant must decide each cell once"))
+            self.problems.append(
+                (
+                    (("rules", second.index)),
+                    f"rule {second.id} and rule {first.id} both decide {len(where)} "
+                    f"cell(s) at the same level, e.g. field {name!r} for party "
+                    f"{party}, role {role}, purpose {purpose}, track {track}; the "
+                    f"convenant must decide each cell once",
+                )
+            )
         return cells
 
     def field_decision(self, rule: Rule, name: str) -> FieldDecision:
@@ -145,9 +168,16 @@ class _Compiler:
                 effect = Effect.SHOW if name == g.params["keep"] else Effect.WITHHOLD
                 if effect is Effect.WITHHOLD:
                     special = None
-        fd = FieldDecision(name, effect, rule.id, rule.legal_basis, explanation, special,
-                           rule.generaliser if rule.effect is Effect.GENERALISE else None,
-                           rule.keep_last if effect is Effect.MASK else None)
+        fd = FieldDecision(
+            name,
+            effect,
+            rule.id,
+            rule.legal_basis,
+            explanation,
+            special,
+            rule.generaliser if rule.effect is Effect.GENERALISE else None,
+            rule.keep_last if effect is Effect.MASK else None,
+        )
         self.rule_fd[key] = fd
         return fd
 
@@ -175,8 +205,9 @@ class _Compiler:
         }
         denial_fields = {code: _default_fields(c, text) for code, text in DENIAL_CODES.items()}
         decisions: dict[DecisionKey, Decision] = {}
-        for party, role, purpose, track in itertools.product(c.parties, c.roles, c.purposes,
-                                                             c.tracks):
+        for party, role, purpose, track in itertools.product(
+            c.parties, c.roles, c.purposes, c.tracks
+        ):
             key = (party, role, purpose, track)
             code = denial_for(c, party, role, purpose, track)
             view = c.purposes[purpose].view if code is None else None
@@ -192,27 +223,49 @@ class _Compiler:
                 if slot and slot[1] is not None and slot[0] is not None:
                     overridden_by.setdefault(slot[0].id, set()).add(slot[1].id)
                 fields[name] = self.field_decision(rule, name)
-            own_applies = (c.own_data is not None and code in (None, "not_on_case_team")
-                           and c.purposes[purpose].view is not View.NONE
-                           and party in c.roles[role].parties
-                           and role in c.purposes[purpose].roles)
-            plan = tuple((fd.field, self.transform(party, fd), fd)
-                         for fd in fields.values() if fd.is_disclosed)
-            liftable = tuple(fd.field for fd in fields.values()
-                             if fd.effect is not Effect.SHOW) if own_applies else ()
+            own_applies = (
+                c.own_data is not None
+                and code in (None, "not_on_case_team")
+                and c.purposes[purpose].view is not View.NONE
+                and party in c.roles[role].parties
+                and role in c.purposes[purpose].roles
+            )
+            plan = tuple(
+                (fd.field, self.transform(party, fd), fd)
+                for fd in fields.values()
+                if fd.is_disclosed
+            )
+            liftable = (
+                tuple(fd.field for fd in fields.values() if fd.effect is not Effect.SHOW)
+                if own_applies
+                else ()
+            )
             frozen = MappingProxyType(fields)
             decisions[key] = Decision(
-                party, role, purpose, track, c.hash, code, view, frozen,
+                party,
+                role,
+                purpose,
+                track,
+                c.hash,
+                code,
+                view,
+                frozen,
                 c.own_data if own_applies else None,
-                plan=plan, withheld=_withheld_of(frozen), liftable=liftable,
+                plan=plan,
+                withheld=_withheld_of(frozen),
+                liftable=liftable,
                 categories_of=self.categories_of,
             )
         for rule in c.rules:
             if rule.id not in winners and rule.id in overridden_by:
                 by = ", ".join(sorted(overridden_by[rule.id]))
-                self.problems.append(((("rules", rule.index)),
-                                      f"rule {rule.id} can never apply: every cell it names is "
-                                      f"decided by a more specific rule ({by})"))
+                self.problems.append(
+                    (
+                        (("rules", rule.index)),
+                        f"rule {rule.id} can never apply: every cell it names is "
+                        f"decided by a more specific rule ({by})",
+                    )
+                )
         return decisions
 
 

@@ -13,7 +13,9 @@ from .transforms import TransformError
 
 __all__ = ["apply", "decide", "explain"]
 
-_UNTRANSFORMABLE = "De waarde kon niet worden bewerkt zoals het convenant vraagt; daarom achtergehouden."
+_UNTRANSFORMABLE = (
+    "De waarde kon niet worden bewerkt zoals het convenant vraagt; daarom achtergehouden."
+)
 
 
 def decide(c: Convenant, party: str, role: str, purpose: str, track: str) -> Decision:
@@ -57,7 +59,8 @@ def apply(
     if sources and decision.liftable:
         party = decision.party
         own = tuple(
-            name for name in decision.liftable
+            name
+            for name in decision.liftable
             if sources.get(name) == party and record.get(name) is not None
         )
         if own:
@@ -73,7 +76,8 @@ def apply(
     if decision.view is View.DAT:
         categories_of = decision.categories_of
         categories = {
-            categories_of[name] for name, value in record.items()
+            categories_of[name]
+            for name, value in record.items()
             if value is not None and name in categories_of
         }
         suppliers = set(sources.values()) if sources else set()
@@ -95,7 +99,8 @@ def explain(c: Convenant, party: str, role: str, purpose: str, track: str) -> di
         "purpose_legal_basis": c.purposes[purpose].legal_basis if purpose in c.purposes else None,
         "own_data": (
             {"rule": own.id, "legal_basis": own.legal_basis, "explanation": own.explanation}
-            if own else None
+            if own
+            else None
         ),
         "fields": [fd.as_dict() for fd in d.fields.values()],
     }

@@ -30,9 +30,7 @@ class ConvenantError(Exception):
         self.problems = tuple(problems)
         self.source = source
         self.description = f"{source}: {len(self.problems)} problem(s) in the convenant"
-        super().__init__(
-            self.description + "".join(f"\n  - {p}" for p in self.problems)
-        )
+        super().__init__(self.description + "".join(f"\n  - {p}" for p in self.problems))
 
 
 class SuiteError(ConvenantError):

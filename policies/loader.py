@@ -120,8 +120,9 @@ class _Checker:
     def fail(self, path: Path, message: str) -> None:
         self.problems.append(self.smap.problem(path, message))
 
-    def known(self, names: Iterable[str], universe: Mapping[str, object], kind: str,
-              path: Path) -> frozenset[str]:
+    def known(
+        self, names: Iterable[str], universe: Mapping[str, object], kind: str, path: Path
+    ) -> frozenset[str]:
         """The names, reporting each one that `universe` does not hold."""
         good = set()
         for index, name in enumerate(names):
@@ -131,8 +132,9 @@ class _Checker:
                 self.fail((*path, index), f"unknown {kind} {name!r}")
         return frozenset(good)
 
-    def all_or(self, value: str | list[str], universe: Mapping[str, object], kind: str,
-               path: Path) -> frozenset[str]:
+    def all_or(
+        self, value: str | list[str], universe: Mapping[str, object], kind: str, path: Path
+    ) -> frozenset[str]:
         if value == "all":
             return frozenset(universe)
         return self.known(value, universe, kind, path)
@@ -140,34 +142,59 @@ class _Checker:
     def build(self) -> Convenant:
         d = self.data
         meta_doc = d["convenant"]
-        meta = Meta(meta_doc["id"], meta_doc["title"], meta_doc["version"],
-                    meta_doc["effective_date"])
-        parties = {k: Party(k, v["name"], v["regime"], v["legal_basis"])
-                   for k, v in d["parties"].items()}
-        roles = {k: Role(k, v["description"],
-                         self.all_or(v["parties"], parties, "party", ("roles", k, "parties")))
-                 for k, v in d["roles"].items()}
-        purposes = {k: Purpose(k, v["description"], v["legal_basis"],
-                               self.known(v["roles"], roles, "role", ("purposes", k, "roles")),
-                               View(v["view"]))
-                    for k, v in d["purposes"].items()}
-        tracks = {k: Track(k, v["description"],
-                           self.known(v["case_team"], parties, "party",
-                                      ("tracks", k, "case_team")))
-                  for k, v in d["tracks"].items()}
+        meta = Meta(
+            meta_doc["id"], meta_doc["title"], meta_doc["version"], meta_doc["effective_date"]
+        )
+        parties = {
+            k: Party(k, v["name"], v["regime"], v["legal_basis"]) for k, v in d["parties"].items()
+        }
+        roles = {
+            k: Role(
+                k,
+                v["description"],
+                self.all_or(v["parties"], parties, "party", ("roles", k, "parties")),
+            )
+            for k, v in d["roles"].items()
+        }
+        purposes = {
+            k: Purpose(
+                k,
+                v["description"],
+                v["legal_basis"],
+                self.known(v["roles"], roles, "role", ("purposes", k, "roles")),
+                View(v["view"]),
+            )
+            for k, v in d["purposes"].items()
+        }
+        tracks = {
+            k: Track(
+                k,
+                v["description"],
+                self.known(v["case_team"], parties, "party", ("tracks", k, "case_team")),
+            )
+            for k, v in d["tracks"].items()
+        }
         initial = [k for k, v in d["tracks"].items() if v.get("initial")]
         if len(initial) != 1:
-            self.fail(("tracks",), "exactly one track must be marked `initial: true` "
-                                   f"(where new cases start); found {len(initial)}")
+            self.fail(
+                ("tracks",),
+                "exactly one track must be marked `initial: true` "
+                f"(where new cases start); found {len(initial)}",
+            )
         generalisers = self.generalisers(d.get("generalisers") or {})
         categories, fields = self.categories(d["categories"], parties)
         own = d.get("own_data")
         own_data = OwnDataRule(own["id"], own["legal_basis"], own["explanation"]) if own else None
         ret = d["retention"]
-        retention = Retention(ret["untriaged_signal"]["months"], ret["closed_case"]["years"],
-                              ret["age_limit"]["years"], ret["audit_record"]["years"])
-        rules = self.rules(d["rules"], parties, roles, purposes, tracks, categories, fields,
-                           generalisers)
+        retention = Retention(
+            ret["untriaged_signal"]["months"],
+            ret["closed_case"]["years"],
+            ret["age_limit"]["years"],
+            ret["audit_record"]["years"],
+        )
+        rules = self.rules(
+            d["rules"], parties, roles, purposes, tracks, categories, fields, generalisers
+        )
         if own_data and any(r.id == own_data.id for r in rules):
             self.fail(("own_data", "id"), f"rule id {own_data.id!r} is also used by a rule")
         convenant = Convenant(
@@ -212,8 +239,9 @@ class _Checker:
             out[name] = Generaliser(name, g["kind"], g["explanation"], MappingProxyType(params))
         return out
 
-    def bands(self, doc: list[dict[str, Any]] | None,
-              path: Path) -> tuple[tuple[int | None, str], ...]:
+    def bands(
+        self, doc: list[dict[str, Any]] | None, path: Path
+    ) -> tuple[tuple[int | None, str], ...]:
         if not doc:
             self.fail(path, "a generaliser of kind 'bands' needs at least one band")
             return ()
@@ -229,14 +257,17 @@ class _Checker:
             if upper is None and last:
                 pass
             elif last:
-                self.fail((*path, index), "the last band must be open-ended (no max), "
-                                          "so every value falls in a band")
+                self.fail(
+                    (*path, index),
+                    "the last band must be open-ended (no max), so every value falls in a band",
+                )
             previous = upper if upper is not None else previous
             out.append((upper, band["label"]))
         return tuple(out)
 
-    def categories(self, doc: Mapping[str, Any], parties: Mapping[str, Party]
-                   ) -> tuple[dict[str, Category], dict[str, Field]]:
+    def categories(
+        self, doc: Mapping[str, Any], parties: Mapping[str, Party]
+    ) -> tuple[dict[str, Category], dict[str, Field]]:
         categories: dict[str, Category] = {}
         fields: dict[str, Field] = {}
         for cname, c in doc.items():
@@ -245,31 +276,44 @@ class _Checker:
             special = Special(c["special"]) if c.get("special") else None
             for fname, f in c["fields"].items():
                 if fname in fields:
-                    self.fail((*path, "fields", fname),
-                              f"field {fname!r} is already in category {fields[fname].category!r}")
+                    self.fail(
+                        (*path, "fields", fname),
+                        f"field {fname!r} is already in category {fields[fname].category!r}",
+                    )
                     continue
                 if fname in doc:
-                    self.fail((*path, "fields", fname),
-                              f"field {fname!r} has the name of a category; names must differ")
-                fields[fname] = Field(fname, cname, FieldType(f["type"]), special, suppliers,
-                                      f.get("description", ""))
-            categories[cname] = Category(cname, c["description"], special, suppliers,
-                                         tuple(c["fields"]))
+                    self.fail(
+                        (*path, "fields", fname),
+                        f"field {fname!r} has the name of a category; names must differ",
+                    )
+                fields[fname] = Field(
+                    fname, cname, FieldType(f["type"]), special, suppliers, f.get("description", "")
+                )
+            categories[cname] = Category(
+                cname, c["description"], special, suppliers, tuple(c["fields"])
+            )
         return categories, fields
 
-    def rules(self, doc: list[dict[str, Any]], parties: Mapping[str, Party],
-              roles: Mapping[str, Role], purposes: Mapping[str, Purpose],
-              tracks: Mapping[str, Track], categories: Mapping[str, Category],
-              fields: Mapping[str, Field], generalisers: Mapping[str, Generaliser]
-              ) -> list[Rule]:
+    def rules(
+        self,
+        doc: list[dict[str, Any]],
+        parties: Mapping[str, Party],
+        roles: Mapping[str, Role],
+        purposes: Mapping[str, Purpose],
+        tracks: Mapping[str, Track],
+        categories: Mapping[str, Category],
+        fields: Mapping[str, Field],
+        generalisers: Mapping[str, Generaliser],
+    ) -> list[Rule]:
         out: list[Rule] = []
         seen: dict[str, int] = {}
         targets_universe = {**categories, **fields}
         for index, r in enumerate(doc):
             path: Path = ("rules", index)
             if r["id"] in seen:
-                self.fail((*path, "id"), f"rule id {r['id']!r} is already used by rules"
-                                         f"[{seen[r['id']]}]")
+                self.fail(
+                    (*path, "id"), f"rule id {r['id']!r} is already used by rules[{seen[r['id']]}]"
+                )
             seen.setdefault(r["id"], index)
             effect = Effect(r["effect"])
             rule = Rule(
@@ -293,9 +337,14 @@ class _Checker:
             out.append(rule)
         return out
 
-    def check_effect(self, rule: Rule, path: Path, fields: Mapping[str, Field],
-                     categories: Mapping[str, Category],
-                     generalisers: Mapping[str, Generaliser]) -> None:
+    def check_effect(
+        self,
+        rule: Rule,
+        path: Path,
+        fields: Mapping[str, Field],
+        categories: Mapping[str, Category],
+        generalisers: Mapping[str, Generaliser],
+    ) -> None:
         targets = _expand(rule.targets, fields, categories)
         if rule.effect is Effect.GENERALISE:
             if rule.generaliser is None:
@@ -308,26 +357,38 @@ class _Checker:
                     if fields[name].type not in _GENERALISER_TYPES[g.kind] and not (
                         g.kind == "wijk" and name == g.params.get("keep")
                     ):
-                        self.fail((*path, "targets"), f"generaliser {g.name!r} ({g.kind}) cannot "
-                                  f"generalise field {name!r} of type {fields[name].type}")
+                        self.fail(
+                            (*path, "targets"),
+                            f"generaliser {g.name!r} ({g.kind}) cannot "
+                            f"generalise field {name!r} of type {fields[name].type}",
+                        )
                 if g.kind == "wijk" and g.params.get("keep") not in fields:
-                    self.fail(("generalisers", g.name, "keep"),
-                              f"unknown field {g.params.get('keep')!r}")
+                    self.fail(
+                        ("generalisers", g.name, "keep"), f"unknown field {g.params.get('keep')!r}"
+                    )
         elif rule.generaliser is not None:
             self.fail((*path, "generaliser"), "only effect 'generalise' takes a generaliser")
         if rule.effect is Effect.MASK:
             if rule.keep_last is None:
-                self.fail(path, "effect 'mask' needs `keep_last` (how many characters stay "
-                                "readable)")
+                self.fail(
+                    path, "effect 'mask' needs `keep_last` (how many characters stay readable)"
+                )
             for name in targets:
                 if fields[name].type not in _MASKABLE:
-                    self.fail((*path, "targets"),
-                              f"field {name!r} of type {fields[name].type} cannot be masked")
+                    self.fail(
+                        (*path, "targets"),
+                        f"field {name!r} of type {fields[name].type} cannot be masked",
+                    )
         elif rule.keep_last is not None:
             self.fail((*path, "keep_last"), "only effect 'mask' takes keep_last")
 
-    def check_special(self, rule: Rule, path: Path, fields: Mapping[str, Field],
-                      categories: Mapping[str, Category]) -> None:
+    def check_special(
+        self,
+        rule: Rule,
+        path: Path,
+        fields: Mapping[str, Field],
+        categories: Mapping[str, Category],
+    ) -> None:
         if rule.effect is Effect.WITHHOLD:
             if rule.special_basis:
                 self.fail((*path, "special_basis"), "a withholding rule needs no special basis")
@@ -339,18 +400,27 @@ class _Checker:
                 needed.setdefault(special, []).append(name)
         for special, names in needed.items():
             if special.value not in rule.special_basis:
-                kind = "health data (AVG art. 9)" if special is Special.ART9 else \
-                    "criminal data (AVG art. 10)"
-                self.fail(path, f"discloses {kind} ({', '.join(names)}) without a legal basis "
-                                f"for it: add special_basis.{special.value}")
-        for special in rule.special_basis:
-            if Special(special) not in needed:
-                self.fail((*path, "special_basis", special),
-                          f"the rule discloses no {special} field; this basis applies to nothing")
+                kind = (
+                    "health data (AVG art. 9)"
+                    if special is Special.ART9
+                    else "criminal data (AVG art. 10)"
+                )
+                self.fail(
+                    path,
+                    f"discloses {kind} ({', '.join(names)}) without a legal basis "
+                    f"for it: add special_basis.{special.value}",
+                )
+        for article in rule.special_basis:
+            if Special(article) not in needed:
+                self.fail(
+                    (*path, "special_basis", article),
+                    f"the rule discloses no {article} field; this basis applies to nothing",
+                )
 
 
-def _expand(targets: Iterable[str], fields: Mapping[str, Field],
-            categories: Mapping[str, Category]) -> list[str]:
+def _expand(
+    targets: Iterable[str], fields: Mapping[str, Field], categories: Mapping[str, Category]
+) -> list[str]:
     out: list[str] = []
     for target in targets:
         if target in categories:

@@ -1,0 +1,3 @@
+"""The MultiTeam broker service (Flask)."""
+
+__all__: list[str] = []
