@@ -1,0 +1,1 @@
+"""Tests of the benchmarks: they run and compare like with like; they never assert timings."""
