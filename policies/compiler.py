@@ -13,7 +13,7 @@ from .model import Effect, Rule, View
 from .transforms import Transform
 from .yamlsource import Path
 
-__all__ = ["compile_decisions", "denial_for", "denied_decision"]
+__all__ = ["compile_decisions", "denial_for", "denied_decision", "denied_parts"]
 
 _DEFAULT_DENY_TEXT = (
     "Geen regel van het convenant deelt dit gegeven met deze partij en rol, voor dit doel, "
@@ -66,7 +66,7 @@ def denied_decision(
     c: Convenant, party: str, role: str, purpose: str, track: str, code: str
 ) -> Decision:
     """A decision that gives nothing, for a request with unknown names."""
-    fields = MappingProxyType(_default_fields(c, DENIAL_CODES[code]))
+    fields, withheld = c.denied[code]
     return Decision(
         party,
         role,
@@ -78,10 +78,21 @@ def denied_decision(
         fields,
         None,
         plan=(),
-        withheld=_withheld_of(fields),
+        withheld=withheld,
         liftable=(),
-        categories_of=_categories_of(c),
+        categories_of=c.decisions[next(iter(c.decisions))].categories_of,
     )
+
+
+def denied_parts(
+    c: Convenant,
+) -> dict[str, tuple[Mapping[str, FieldDecision], tuple[Withheld, ...]]]:
+    """Per denial code, the shared all-withheld fields and withheld list."""
+    out: dict[str, tuple[Mapping[str, FieldDecision], tuple[Withheld, ...]]] = {}
+    for code, text in DENIAL_CODES.items():
+        fields = MappingProxyType(_default_fields(c, text))
+        out[code] = (fields, _withheld_of(fields))
+    return out
 
 
 class _Compiler:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .decision import Decision
+from .decision import Decision, FieldDecision, Withheld
 from .model import (
     Category,
     Field,
@@ -44,6 +44,11 @@ class Convenant:
     rules: tuple[Rule, ...]
     document: Mapping[str, object] = field(repr=False)
     decisions: Mapping[DecisionKey, Decision] = field(repr=False, default_factory=dict)
+    # Per denial code, the all-withheld field decisions and withheld list shared by every
+    # request so denied, so junk requests cost no more than good ones.
+    denied: Mapping[str, tuple[Mapping[str, FieldDecision], tuple[Withheld, ...]]] = field(
+        repr=False, default_factory=dict
+    )
 
     @property
     def version(self) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from cerberus import Validator
 
-from .compiler import compile_decisions
+from .compiler import compile_decisions, denied_parts
 from .convenant import Convenant
 from .errors import ConvenantError, Problem
 from .model import (
@@ -219,6 +219,7 @@ class _Checker:
         for path, message in compile_problems:
             self.fail(path, message)
         object.__setattr__(convenant, "decisions", MappingProxyType(decisions))
+        object.__setattr__(convenant, "denied", MappingProxyType(denied_parts(convenant)))
         return convenant
 
     def generalisers(self, doc: Mapping[str, Any]) -> dict[str, Generaliser]:
