@@ -1,3 +1,5 @@
 """The MultiTeam broker service (Flask)."""
 
-__all__: list[str] = []
+from .app import create_app
+
+__all__ = ["create_app"]

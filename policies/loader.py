@@ -287,8 +287,17 @@ class _Checker:
                         (*path, "fields", fname),
                         f"field {fname!r} has the name of a category; names must differ",
                     )
+                constraints = {
+                    k: f[k] for k in ("allowed", "min", "max", "maxlength") if k in f
+                }
                 fields[fname] = Field(
-                    fname, cname, FieldType(f["type"]), special, suppliers, f.get("description", "")
+                    fname,
+                    cname,
+                    FieldType(f["type"]),
+                    special,
+                    suppliers,
+                    f.get("description", ""),
+                    MappingProxyType(constraints),
                 )
             categories[cname] = Category(
                 cname, c["description"], special, suppliers, tuple(c["fields"])

@@ -112,6 +112,8 @@ class Field:
     special: Special | None
     suppliers: frozenset[str]
     description: str = ""
+    # Extra value constraints from the convenant: allowed, min, max, maxlength.
+    constraints: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,176 @@
+"""The JSON API under /api/v1: thin adapters from HTTP to the services."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy import text
+
+from .auth import Actor, authenticate, choose_role, request_id, source_address
+from .openapi import openapi_document
+from .problems import Problem
+from .runtime import db_session, runtime
+from .services import Context, case_view, change_track, explain, list_cases, submit_signal
+
+__all__ = ["api", "health"]
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+health = Blueprint("health", __name__)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+@api.before_request
+def _authenticate() -> None:
+    request_id()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    authenticate(db_session(), runtime())
+
+
+def _actor() -> Actor:
+    actor: Actor = g.actor
+    return actor
+
+
+def _json_body() -> Any:
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise Problem(400, "malformed_json", "The body is not valid JSON (send application/json).")
+    return body
+
+
+def _purpose() -> str:
+    purpose = request.args.get("purpose") or request.headers.get("X-Purpose")
+    if not purpose:
+        raise Problem(403, "purpose_missing", "Every read names its purpose: add ?purpose= "
+                      "(or the X-Purpose header).", purposes=sorted(runtime().convenant.purposes))
+    if not _NAME.match(purpose):
+        raise Problem(403, "purpose_unknown", "The purpose is not a purpose of the convenant.")
+    return purpose
+
+
+def _context(purpose: str | None) -> Context:
+    actor = _actor()
+    role = None
+    if purpose is not None:
+        asked = request.args.get("role")
+        role = choose_role(runtime().convenant, actor, purpose, asked)
+    g.purpose, g.role = purpose, role
+    return Context(actor, request_id(), source_address(), role=role, purpose=purpose)
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise Problem(400, "bad_parameter", f"{name} must be a whole number from {lo} to {hi}.")
+    return int(raw)
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())
+
+
+@api.post("/signals")
+def signals_create() -> tuple[Response, int]:
+    """Submit a signal about a young person."""
+    rt = runtime()
+    body = _json_body()
+    ctx = _context(None)
+    actor = _actor()
+    signal = rt.validator.validate(actor.party, body)
+    receipt = submit_signal(db_session(), rt, ctx, signal)
+    response = jsonify({"signal_id": receipt.signal_id, "case_id": receipt.case_id,
+                        "new_case": receipt.new_case})
+    response.headers["Location"] = f"/api/v1/cases/{receipt.case_id}"
+    return response, 201
+
+
+@api.get("/cases")
+def cases_list() -> Response:
+    """The cases the caller may see, for a purpose, paginated."""
+    ctx = _context(_purpose())
+    page = _int_arg("page", 1, 1, 100_000)
+    per_page = _int_arg("per_page", 20, 1, 100)
+    return jsonify(list_cases(db_session(), runtime(), ctx, page, per_page))
+
+
+def _case_id(case_id: str) -> str:
+    if not _CASE_ID.match(case_id):
+        raise Problem(404, "case_not_found", "There is no case with this id.")
+    return case_id
+
+
+@api.get("/cases/<case_id>")
+def cases_get(case_id: str) -> Response:
+    """One case, as the convenant lets the caller see it."""
+    ctx = _context(_purpose())
+    return jsonify(case_view(db_session(), runtime(), ctx, _case_id(case_id)))
+
+
+@api.post("/cases/<case_id>/track")
+def cases_track(case_id: str) -> Response:
+    """Assign the case to a track (coordinator only)."""
+    body = _json_body()
+    purpose = request.args.get("purpose") or request.headers.get("X-Purpose") or "triage"
+    ctx = _context(purpose)
+    if ctx.role != "coordinator":
+        raise Problem(403, "coordinator_only", "Only the coordinator assigns tracks.")
+    return jsonify(change_track(db_session(), runtime(), ctx, _case_id(case_id), body))
+
+
+@api.get("/convenant")
+def convenant_info() -> Response:
+    """The convenant in force: id, title, version, effective date and hash."""
+    c = runtime().convenant
+    return jsonify({"id": c.meta.id, "title": c.meta.title, "version": c.version,
+                    "effective_date": c.meta.effective_date.isoformat(), "hash": c.hash})
+
+
+@api.get("/convenant/explain")
+def convenant_explain() -> Response:
+    """Every field with effect, rule, legal basis and explanation for a request."""
+    names = {}
+    errors = []
+    for name in ("party", "role", "purpose", "track"):
+        value = request.args.get(name, "")
+        if not _NAME.match(value):
+            errors.append({"field": name, "problem": "required: a name from the convenant"})
+        names[name] = value
+    if errors:
+        raise Problem(422, "invalid_parameters", "explain needs party, role, purpose and "
+                      "track.", errors=errors)
+    ctx = Context(_actor(), request_id(), source_address())
+    return jsonify(explain(db_session(), runtime(), ctx, **names))
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers."""
+    return jsonify({"status": "ok"})
+
+
+@health.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Readiness: the database answers and the audit log's head can be read."""
+    rt = runtime()
+    checks: dict[str, str] = {"convenant": rt.convenant.hash}
+    try:
+        session = db_session()
+        session.execute(text("SELECT 1"))
+        head = rt.audit.head(session)
+        session.rollback()
+        checks["database"] = "ok"
+        checks["audit_seq"] = str(head.seq)
+    except Exception as exc:
+        checks["database"] = f"unavailable ({type(exc).__name__})"
+        return jsonify({"status": "unavailable", "checks": checks}), 503
+    return jsonify({"status": "ok", "checks": checks}), 200

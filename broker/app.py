@@ -1,0 +1,53 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import commands, observability, problems, runtime
+from .api import api, health
+from .convenant_cli import default_convenant_path
+
+__all__ = ["create_app"]
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # default: SQLite in the instance folder
+    "CONVENANT": None,  # default: $BROKER_CONVENANT, ./convenant.yaml or the shipped one
+    "ISSUER": "http://127.0.0.1:8000",
+    "AUDIENCE": "multiteam-broker",
+    "TOKEN_TTL": 900,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "LOG_LEVEL": "INFO",
+    "SUBJECT_KEY": None,  # hex; default: generated once in the instance folder
+    "PSEUDONYM_KEY": None,  # hex; default: generated once in the instance folder
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the broker: defaults, then BROKER_* environment variables, then `config`."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("BROKER_INSTANCE_PATH")
+    app = Flask("broker", instance_relative_config=True,
+                instance_path=str(Path(instance_path).resolve()) if instance_path else None)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("BROKER")
+    if config:
+        app.config.from_mapping(config)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'broker.db'}"
+    if not app.config["CONVENANT"]:
+        app.config["CONVENANT"] = str(default_convenant_path())
+    observability.configure_logging(app.config["LOG_LEVEL"])
+    runtime.init_app(app)
+    problems.init_app(app)
+    observability.init_app(app)
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+    commands.init_app(app)
+    return app

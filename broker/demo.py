@@ -1,0 +1,174 @@
+"""Demo data: the eight demo accounts and the week of the MultiTeam from the scenarios."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .auth import Actor
+from .models import Case, Person
+from .runtime import runtime, transaction
+from .services import Context, change_track, submit_signal
+from .validation import ValidSignal
+
+__all__ = ["DEMO_ACCOUNTS", "ensure_accounts", "load_demo"]
+
+# username, party, role, name
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    ("jansen", "politie", "case_worker", "Wijkagent Pieter Jansen"),
+    ("visser", "om", "case_worker", "Officier Anke Visser"),
+    ("devries", "jeugdhulp", "case_worker", "Jeugdhulpverlener Sanne de Vries"),
+    ("bakker", "school", "case_worker", "Mentor Johan Bakker"),
+    ("smit", "woningcorporatie", "case_worker", "Wijkconsulent Ellen Smit"),
+    ("bos", "zvh", "case_worker", "Procesregisseur Mark Bos"),
+    ("mulder", "gemeente", "coordinator", "Coördinator Lisa Mulder"),
+    ("dekker", "gemeente", "privacy_officer", "FG Willem Dekker"),
+)
+
+
+def _born(years: int, month: int, day: int) -> str:
+    """A birth date that makes the young person `years` old today (fictitious)."""
+    today = dt.date.today()
+    born = dt.date(today.year - years, month, day)
+    if born > today.replace(year=today.year - years):
+        born = born.replace(year=born.year - 1)
+    return born.isoformat()
+
+
+def _identity(bsn: str, surname: str, given: str, born: str, street: str, number: str,
+              postcode: str, wijk: str) -> dict[str, Any]:
+    return {"bsn": bsn, "surname": surname, "given_names": given, "birth_date": born,
+            "street": street, "house_number": number, "postcode": postcode,
+            "city": "Leeuwarden", "wijk": wijk}
+
+
+def _scenarios() -> list[dict[str, Any]]:
+    """Fictitious people and situations from shared/scenarios.md (BSNs pass the 11-check)."""
+    return [
+        {   # 1. Heechterp-Schieringen, boy of 15: school + police + municipality.
+            "bsn": "725763863",
+            "signals": [
+                ("jansen", {**_identity("725763863", "Hoekstra", "Daan", _born(15, 3, 14),
+                                        "Egelantierstraat", "12", "8924 CK",
+                                        "Heechterp-Schieringen"),
+                            "incident_count": 2,
+                            "incidents_summary": "Twee winkeldiefstallen in winkelcentrum "
+                                                 "Skoatterwâld", "suspect": True},
+                 "Twee keer aangehouden voor winkeldiefstal."),
+                ("bakker", {"school_name": "Piter Jelles Montessori", "attendance_problem": True,
+                            "dropout_risk": True},
+                 "Langdurig verzuim sinds september; risico op voortijdig schoolverlaten."),
+                ("mulder", {"debts": True,
+                            "debt_details": "Betalingsachterstanden bij energie en huur"},
+                 "Schulden in het gezin bekend bij schuldhulpverlening."),
+            ],
+            "track": ("lokaal_preventief", "devries",
+                      "Twee partijen signaleren; lichte problematiek, lokaal op te pakken."),
+        },
+        {   # 2. Vlietzone, young man of 17: PGA with OM and housing corporation.
+            "bsn": "162275869",
+            "signals": [
+                ("jansen", {**_identity("162275869", "de Jong", "Kevin", _born(17, 6, 2),
+                                        "Vlietsingel", "40", "8917 BP", "Vlietzone"),
+                            "incident_count": 7,
+                            "incidents_summary": "Herhaalde overlast, vermoeden van "
+                                                 "drugskoerierswerk voor oudere dealers",
+                            "suspect": True},
+                 "Signalen van ondermijning: loopjongen voor dealers."),
+                ("visser", {"pending_case": True,
+                            "halt_outcome": "Halt-afdoening afgerond (vernieling)"},
+                 "Lopende zaak en eerdere Halt-afdoening."),
+                ("smit", {"nuisance_reports": 5, "eviction_risk": True},
+                 "Vijf overlastmeldingen; dreigende huisuitzetting."),
+            ],
+            "track": ("pga", "jansen", "Ondermijning en herhaalde incidenten: persoonsgerichte "
+                                       "aanpak."),
+        },
+        {   # 3. Bilgaard, girl of 16: ZVH, care details under art. 9(2)(g).
+            "bsn": "192285142",
+            "signals": [
+                ("devries", {**_identity("192285142", "Visser", "Noor", _born(16, 1, 20),
+                                         "Bilgaardpark", "7", "8918 AJ", "Bilgaard"),
+                             "care_involved": True, "mental_health_care": True,
+                             "care_details": "Verwijzing naar jeugd-GGZ; ambulante begeleiding",
+                             "family_concerns": "Signalen van huiselijk geweld thuis",
+                             "household": "Moeder, stiefvader, twee jongere broers"},
+                 "Zorgen over huiselijk geweld; GGZ-verwijzing loopt."),
+                ("jansen", {"incident_count": 1,
+                            "incidents_summary": "Melding huiselijk geweld op het woonadres",
+                            "suspect": False},
+                 "Melding huiselijk geweld."),
+            ],
+            "track": ("zvh", "bos", "Complexe zorg- en veiligheidsproblematiek: ZVH-aanpak."),
+        },
+        {   # 4. Vrijheidswijk, boy of 14: only the school signalled; stays in signaal.
+            "bsn": "691682483",
+            "signals": [
+                ("bakker", {**_identity("691682483", "Bouma", "Milan", _born(14, 9, 9),
+                                        "Vrijheidsweg", "88", "8921 GD", "Vrijheidswijk"),
+                            "school_name": "OSG Piter Jelles", "attendance_problem": True},
+                 "Verzuim, verder geen signalen."),
+            ],
+            "track": None,
+        },
+        {   # 5. Oud Oost, young man of 22: on youth probation.
+            "bsn": "987825707",
+            "signals": [
+                ("visser", {**_identity("987825707", "Meijer", "Thijs", _born(22, 4, 30),
+                                        "Oostergrachtswal", "15", "8921 AA", "Oud Oost"),
+                            "youth_probation": True, "pending_case": False},
+                 "Jeugdreclassering loopt."),
+                ("devries", {"care_involved": True},
+                 "Jeugdhulp betrokken."),
+            ],
+            "track": ("lokaal_preventief", "devries", "Begeleiding naast jeugdreclassering."),
+        },
+    ]
+
+
+def ensure_accounts() -> int:
+    """Create the demo accounts that do not exist yet; the number created."""
+    created = 0
+    with transaction() as session:
+        for username, party, role, name in DEMO_ACCOUNTS:
+            if session.scalar(select(Person).where(Person.username == username)) is None:
+                session.add(Person(username=username, name=name, party=party, roles=[role]))
+                created += 1
+    return created
+
+
+def _actor(username: str) -> Actor:
+    with transaction() as session:
+        p = session.scalars(select(Person).where(Person.username == username)).one()
+        return Actor(p.id, p.username, p.name, p.party, tuple(p.roles), "broker-demo", "demo")
+
+
+def load_demo(force: bool = False) -> str:
+    """Accounts, then the scenarios through the same services the API uses (so all audited)."""
+    created = ensure_accounts()
+    rt = runtime()
+    with transaction() as session:
+        existing = session.scalar(select(func.count()).select_from(Case)) or 0
+    if existing and not force:
+        return f"{created} account(s) created; {existing} case(s) already present, none added"
+    cases = 0
+    coordinator = _actor("mulder")
+    for scenario in _scenarios():
+        case_id = None
+        for username, fields, summary in scenario["signals"]:
+            actor = _actor(username)
+            signal = rt.validator.validate(actor.party, {"subject": {"bsn": scenario["bsn"]},
+                                                         "fields": fields, "summary": summary})
+            with transaction() as session:
+                receipt = submit_signal(session, rt, Context(actor, None, None), signal)
+            case_id = receipt.case_id
+        if scenario["track"] and case_id:
+            track, director, reason = scenario["track"]
+            ctx = Context(coordinator, None, None, role="coordinator", purpose="triage")
+            with transaction() as session:
+                change_track(session, rt, ctx, case_id, {"track": track, "reason": reason,
+                                                         "case_director": director})
+        cases += 1
+    return f"{created} account(s) created; {cases} demo case(s) added"

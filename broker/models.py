@@ -1,0 +1,170 @@
+"""Storage: typed SQLAlchemy 2 models for persons, young people, cases, signals and values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "Base",
+    "Case",
+    "FieldValue",
+    "Person",
+    "Signal",
+    "TrackChange",
+    "YoungPerson",
+    "new_id",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A random, unguessable identifier with a readable prefix."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC and always returned timezone-aware (also on SQLite)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+JSONValue = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """The broker's tables (the audit log has its own metadata in `audit`)."""
+
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+class Person(Base):
+    """A person who uses the broker: a professional of a party, with roles."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    party: Mapped[str] = mapped_column(String(64))
+    roles: Mapped[list[str]] = mapped_column(JSONValue)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class YoungPerson(Base):
+    """A young person, known only by a keyed pseudonym of the BSN (or of the fallback identity)."""
+
+    __tablename__ = "young_people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    cases: Mapped[list[Case]] = relationship(back_populates="young_person")
+
+
+class Case(Base):
+    """A case about one young person; at most one open case per young person."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index(
+            "one_open_case_per_young_person",
+            "young_person_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("cases_by_track", "track"),
+    )
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True, default=lambda: new_id("case"))
+    young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id"))
+    track: Mapped[str] = mapped_column(String(64))
+    case_director_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(String(200))
+
+    young_person: Mapped[YoungPerson] = relationship(back_populates="cases")
+    case_director: Mapped[Person | None] = relationship()
+    track_changes: Mapped[list[TrackChange]] = relationship(
+        back_populates="case", order_by="TrackChange.id"
+    )
+
+
+class TrackChange(Base):
+    """One step in a case's track history: who decided it, when and why."""
+
+    __tablename__ = "track_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_track: Mapped[str | None] = mapped_column(String(64))
+    to_track: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="track_changes")
+    decided_by: Mapped[Person | None] = relationship()
+
+
+class Signal(Base):
+    """A signal a party submitted about a young person."""
+
+    __tablename__ = "signals"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True, default=lambda: new_id("sig"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    party: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    summary: Mapped[str | None] = mapped_column(Text)
+    regime: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FieldValue(Base):
+    """One supplied value with its provenance: party, person, time and regime."""
+
+    __tablename__ = "field_values"
+    __table_args__ = (Index("field_values_by_case", "case_id", "field", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    signal_id: Mapped[str] = mapped_column(ForeignKey("signals.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSONValue)
+    party: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    regime: Mapped[str] = mapped_column(String(16))
+    supplied_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

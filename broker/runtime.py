@@ -1,0 +1,105 @@
+"""The broker's runtime: convenant, database, keys, tokens and audit store, bound to the app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import policies
+from audit import SqlAuditStore
+
+from .db import make_engine, session_factory
+from .keys import instance_secret, signing_key
+from .tokens import TokenService
+from .validation import SignalValidator
+
+__all__ = ["Runtime", "db_session", "runtime", "transaction"]
+
+
+@dataclass
+class Runtime:
+    """What every request needs, built once per app in `create_app`."""
+
+    convenant: policies.Convenant
+    engine: Engine
+    sessions: sessionmaker[Session]
+    audit: SqlAuditStore
+    tokens: TokenService
+    subject_secret: bytes
+    pseudonym_key: bytes
+    instance: Path
+    validator: SignalValidator
+
+    @classmethod
+    def from_app(cls, app: Flask) -> Runtime:
+        """Build from the app's configuration; keys come from config or the instance folder."""
+        instance = Path(app.instance_path)
+        instance.mkdir(parents=True, exist_ok=True)
+        config = app.config
+        convenant = policies.load(config["CONVENANT"])
+        engine = make_engine(config["DATABASE_URL"])
+        subject = config.get("SUBJECT_KEY")
+        pseudonym = config.get("PSEUDONYM_KEY")
+        return cls(
+            convenant=convenant,
+            engine=engine,
+            sessions=session_factory(engine),
+            audit=SqlAuditStore(),
+            tokens=TokenService(
+                key=signing_key(instance),
+                issuer=config["ISSUER"],
+                audience=config["AUDIENCE"],
+                ttl=int(config["TOKEN_TTL"]),
+            ),
+            subject_secret=bytes.fromhex(subject) if subject
+            else instance_secret(instance, "subject-key"),
+            pseudonym_key=bytes.fromhex(pseudonym) if pseudonym
+            else instance_secret(instance, "pseudonym-key"),
+            instance=instance,
+            validator=SignalValidator(convenant),
+        )
+
+
+def runtime() -> Runtime:
+    """The runtime of the current app."""
+    rt: Runtime = current_app.extensions["broker"]
+    return rt
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = runtime().sessions()
+    session: Session = g.db_session
+    return session
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A session outside a request (CLI), committed on success and rolled back on error."""
+    session = runtime().sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    """Bind the runtime to the app and close the request's session at teardown."""
+    app.extensions["broker"] = Runtime.from_app(app)
+
+    @app.teardown_appcontext
+    def _close(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
