@@ -10,6 +10,8 @@ from typing import Any
 import structlog
 from flask import Flask, Response, g, request
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from audit import AuditError
 
 from .auth import request_id, source_address
@@ -64,7 +66,7 @@ def _audit_refusal(problem: Problem) -> bool:
         rt.audit.append(session, [entry])
         session.commit()
         return True
-    except (AuditError, Exception):
+    except (AuditError, SQLAlchemyError, OSError):
         session.rollback()
         return False
     finally:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import policies
@@ -69,10 +69,8 @@ def audit_and_commit(session: Session, rt: Runtime, entries: Sequence[AuditEntry
     try:
         rt.audit.append(session, entries)
         session.commit()
-    except (AuditError, Exception) as exc:
+    except (AuditError, SQLAlchemyError, OSError):
         session.rollback()
-        if isinstance(exc, Problem):
-            raise
         raise Problem(503, "audit_unavailable",
                       "The audit log could not be written, so nothing was done and no data "
                       "was sent. Try again later.", audit={"skip": True}) from None
