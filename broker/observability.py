@@ -59,6 +59,11 @@ def _audit_refusal(problem: Problem) -> bool:
     detail: dict[str, Any] = {"status": problem.status, "code": problem.code}
     detail.update({k: v for k, v in problem.audit.items() if k in ("reason", "track",
                                                                     "problems")})
+    # End the request's own transaction first: on SQLite it holds the write lock.
+    request_session = g.pop("db_session", None)
+    if request_session is not None:
+        request_session.rollback()
+        request_session.close()
     session = rt.sessions()
     try:
         entry = ctx.entry(event, action, problem.outcome, convenant_hash=rt.convenant.hash,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import policies
 from policies import Effect
 from tests.policies.helpers import dump
-from tests.policies.strategies import convenant_documents, records_for
+from tests.strategies import convenant_documents, records_for
 
 SETTINGS = settings(
     max_examples=60,

@@ -1,8 +1,8 @@
-"""initial schema
+"""Initial schema: persons, young people, cases, track history, signals, values, audit log.
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 19:31:15.442568
+Create Date: 2026-11-25 19:52:47.834946
 """
 
 from __future__ import annotations
@@ -120,6 +120,9 @@ def upgrade() -> None:
     sa.CheckConstraint('id = 1', name=op.f('ck_audit_head_single_row')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
     )
+    # The chain starts at the genesis head (seq 0, the all-zero hash).
+    op.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :genesis)")
+               .bindparams(genesis="0" * 64))
     op.create_table('audit_record',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),

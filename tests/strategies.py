@@ -1,12 +1,107 @@
-"""Hypothesis strategies for convenants: valid generated convenants and sentinel records."""
+"""Hypothesis strategies shared by the test suites, grouped by package."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
+
+from audit import ACTIONS, EFFECTS, GENESIS_HASH, OUTCOMES, AuditEntry, AuditRecord, seal
+from audit.record import looks_like_bsn
+
+# ---------------------------------------------------------------------------------------------
+# audit: entries and sealed chains
+# ---------------------------------------------------------------------------------------------
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+
+
+def _word(first: str, rest: str, max_size: int) -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda a, b: a + b, st.sampled_from(first), st.text(alphabet=rest, max_size=max_size)
+    )
+
+
+audit_field_names = _word(_LOWER, _LOWER + _DIGITS + "_", 20)
+audit_identifiers = _word(_LOWER, _LOWER + _DIGITS + "_", 20)
+audit_tokens = _word(
+    _LOWER + _LOWER.upper(), _LOWER + _LOWER.upper() + _DIGITS + "._:-", 30
+).filter(lambda s: not looks_like_bsn(s))
+audit_texts = st.text(
+    alphabet=st.characters(codec="utf-8", categories=("L", "Nd", "Zs", "P")),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s.isprintable() and not looks_like_bsn(s))
+audit_detail_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-10_000_000, max_value=10_000_000),
+    audit_texts,
+)
+
+
+@st.composite
+def audit_entries(draw: st.DrawFn) -> AuditEntry:
+    """Any valid audit entry: names, ids and short metadata, never a value."""
+    disclosed = draw(
+        st.dictionaries(audit_field_names, st.sampled_from(sorted(EFFECTS)), max_size=6)
+    )
+    withheld = draw(st.lists(audit_field_names, max_size=6))
+    withheld = [f for f in withheld if disclosed.get(f, "withhold") == "withhold"]
+    optional_token = st.none() | audit_tokens
+    optional_ident = st.none() | audit_identifiers
+    return AuditEntry(
+        event=draw(st.sampled_from(["case.view", "case.list", "signal.create", "audit.query"])),
+        action=draw(st.sampled_from(sorted(ACTIONS))),
+        outcome=draw(st.sampled_from(sorted(OUTCOMES))),
+        person_id=draw(optional_token),
+        person_name=draw(st.none() | audit_texts),
+        on_behalf_of=draw(optional_token),
+        role=draw(optional_ident),
+        party=draw(optional_ident),
+        client_id=draw(optional_token),
+        purpose=draw(optional_ident),
+        legal_basis=draw(st.none() | audit_texts),
+        subject=draw(st.none() | audit_tokens.map(lambda s: "psn:" + s)),
+        case_id=draw(optional_token),
+        fields_disclosed=disclosed,
+        fields_withheld=tuple(withheld),
+        convenant_hash=draw(
+            st.none() | st.binary(min_size=32, max_size=32).map(lambda b: "sha256:" + b.hex())
+        ),
+        request_id=draw(st.none() | st.uuids().map(str)),
+        source_address=draw(st.none() | st.ip_addresses().map(str)),
+        detail=draw(st.dictionaries(audit_field_names, audit_detail_values, max_size=4)),
+    )
+
+
+def audit_chain_of(entries: list[AuditEntry], start: datetime | None = None) -> list[AuditRecord]:
+    """Seal `entries` into a chain from genesis, one second apart."""
+    when = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    records: list[AuditRecord] = []
+    prev_hash = GENESIS_HASH
+    for seq, entry in enumerate(entries, start=1):
+        record = seal(entry, seq=seq, prev_hash=prev_hash, time=when + timedelta(seconds=seq))
+        records.append(record)
+        prev_hash = record.hash
+    return records
+
+
+@st.composite
+def audit_chains(draw: st.DrawFn, min_size: int = 1, max_size: int = 25) -> list[AuditRecord]:
+    """A valid chain of sealed records from genesis, its entries drawn from a small pool."""
+    pool = draw(st.lists(audit_entries(), min_size=1, max_size=3))
+    picks = draw(st.lists(st.sampled_from(pool), min_size=min_size, max_size=max_size))
+    return audit_chain_of(picks)
+
+
+# ---------------------------------------------------------------------------------------------
+# policies: generated convenants and sentinel records
+# ---------------------------------------------------------------------------------------------
 
 TYPES = ["string", "text", "integer", "boolean", "date", "bsn", "postcode"]
 _MASKABLE = {"string", "text", "bsn", "postcode"}

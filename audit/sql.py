@@ -1,0 +1,448 @@
+"""The audit store on SQLAlchemy 2 (SQLite and PostgreSQL).
+
+Tables (own `metadata`, for the broker's Alembic migrations to include):
+
+- `audit_record` — one row per sealed record: its chain columns, the entry's fields as
+  queryable columns, and `body`, the exact bytes that were hashed.
+- `audit_head` — a single row (id = 1) with the last seq, hash and time. `append` locks it
+  (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the whole database is locked for writing
+  by `BEGIN IMMEDIATE`, see `broker.db.make_engine`), so every append sees the true head and
+  the chain can neither fork nor skip a seq. `prev_hash` is unique as a second guard.
+- `audit_checkpoint` — kept signed checkpoints.
+
+A migration that creates `audit_head` must insert `GENESIS_HEAD_ROW`; `create_schema` and
+`metadata.create_all` do so themselves, and `append` also inserts it when it is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
+from .chain import GENESIS_HASH, Head, Link, seal
+from .checkpoint import Checkpoint
+from .errors import AuditWriteError
+from .record import AuditEntry, AuditRecord
+from .store import AuditQuery, AuditStore
+
+__all__ = [
+    "GENESIS_HEAD_ROW",
+    "AuditBase",
+    "AuditCheckpointRow",
+    "AuditHeadRow",
+    "AuditRecordRow",
+    "SqlAuditStore",
+    "UTCDateTime",
+    "create_schema",
+    "metadata",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_N_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+GENESIS_HEAD_ROW: Final[Mapping[str, Any]] = {
+    "id": 1,
+    "seq": 0,
+    "hash": GENESIS_HASH,
+    "time": None,
+}
+
+# INTEGER PRIMARY KEY is SQLite's rowid: records are stored in seq order.
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend, microseconds kept."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class AuditBase(DeclarativeBase):
+    """Declarative base of the audit tables (own metadata)."""
+
+    metadata = metadata
+
+
+class AuditRecordRow(AuditBase):
+    """One sealed audit record."""
+
+    __tablename__ = "audit_record"
+
+    seq: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[str | None] = mapped_column(String(128))
+    person_name: Mapped[str | None] = mapped_column(String(200))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(64))
+    party: Mapped[str | None] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    case_id: Mapped[str | None] = mapped_column(String(128))
+    fields_disclosed: Mapped[dict[str, str]] = mapped_column(JSON)
+    fields_withheld: Mapped[list[str]] = mapped_column(JSON)
+    convenant_hash: Mapped[str | None] = mapped_column(String(80))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    source_address: Mapped[str | None] = mapped_column(String(45))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        Index("ix_audit_record_subject_seq", "subject", "seq"),
+        Index("ix_audit_record_person_id_seq", "person_id", "seq"),
+        Index("ix_audit_record_case_id_seq", "case_id", "seq"),
+        Index("ix_audit_record_party_purpose_seq", "party", "purpose", "seq"),
+    )
+
+
+class AuditHeadRow(AuditBase):
+    """The single row naming the chain's head; locked by every append."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class AuditCheckpointRow(AuditBase):
+    """A kept signed checkpoint."""
+
+    __tablename__ = "audit_checkpoint"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    signature: Mapped[str] = mapped_column(String(128))
+
+
+@event.listens_for(AuditHeadRow.__table__, "after_create")
+def _insert_genesis_head(target: Any, connection: Connection, **kw: Any) -> None:
+    connection.execute(insert(AuditHeadRow).values(**GENESIS_HEAD_ROW))
+
+
+def create_schema(bind: Engine | Connection) -> None:
+    """Create the audit tables (and the genesis head row) where they do not exist yet."""
+    metadata.create_all(bind)
+
+
+_RECORD = AuditRecordRow.__table__.c
+_ENTRY_COLUMNS: Final = (
+    "event",
+    "action",
+    "outcome",
+    "person_id",
+    "person_name",
+    "on_behalf_of",
+    "role",
+    "party",
+    "client_id",
+    "purpose",
+    "legal_basis",
+    "subject",
+    "case_id",
+    "convenant_hash",
+    "request_id",
+    "source_address",
+)
+_RECORD_COLUMNS: Final = tuple(c for c in _RECORD if c.key != "body")
+_LINK_COLUMNS: Final = (_RECORD.seq, _RECORD.prev_hash, _RECORD.hash, _RECORD.body)
+_STREAM_ROWS: Final = 2000
+
+
+def _row(record: AuditRecord) -> dict[str, Any]:
+    entry = record.entry
+    row: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
+    row.update(
+        seq=record.seq,
+        event_id=record.event_id,
+        time=record.time,
+        prev_hash=record.prev_hash,
+        hash=record.hash,
+        fields_disclosed=dict(entry.fields_disclosed),
+        fields_withheld=list(entry.fields_withheld),
+        detail=dict(entry.detail),
+        body=record.body,
+    )
+    return row
+
+
+def _record(row: Any) -> AuditRecord:
+    """An AuditRecord from a row's columns (not from `body`, so `verify` checks the columns)."""
+    values = row._mapping
+    entry = AuditEntry(
+        **{name: values[name] for name in _ENTRY_COLUMNS},
+        fields_disclosed=values["fields_disclosed"],
+        fields_withheld=tuple(values["fields_withheld"]),
+        detail=values["detail"],
+    )
+    return AuditRecord(
+        seq=values["seq"],
+        event_id=values["event_id"],
+        time=values["time"],
+        prev_hash=values["prev_hash"],
+        hash=values["hash"],
+        entry=entry,
+    )
+
+
+def _seq_range(since_seq: int | None, until_seq: int | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if since_seq is not None:
+        where.append(_RECORD.seq >= since_seq)
+    if until_seq is not None:
+        where.append(_RECORD.seq <= until_seq)
+    return where
+
+
+class SqlAuditStore:
+    """`AuditStore` on a SQLAlchemy `Session`; the caller owns the transaction and commits."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def append(self, session: Session, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Seal `entries` after the locked head and insert them; on failure roll back, raise.
+
+        Call it last in the transaction, then commit; send data only after the commit.
+        """
+        batch = list(entries)
+        if not all(isinstance(e, AuditEntry) for e in batch):
+            session.rollback()
+            raise AuditWriteError("only AuditEntry objects can be appended")
+        if not batch:
+            return []
+        session.flush()  # the caller's own pending writes; their errors stay theirs
+        try:
+            head = self._lock_head(session)
+            now = self._clock().astimezone(UTC)
+            if head.time is not None and now < head.time:
+                now = head.time  # the clock stepped back: keep time non-decreasing along seq
+            sealed: list[AuditRecord] = []
+            prev_hash = head.hash
+            for seq, entry in enumerate(batch, start=head.seq + 1):
+                record = seal(entry, seq=seq, prev_hash=prev_hash, time=now)
+                sealed.append(record)
+                prev_hash = record.hash
+            session.execute(insert(AuditRecordRow), [_row(r) for r in sealed])
+            moved = session.execute(
+                update(AuditHeadRow)
+                .where(AuditHeadRow.id == 1, AuditHeadRow.seq == head.seq)
+                .values(seq=sealed[-1].seq, hash=sealed[-1].hash, time=now)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(moved, "rowcount", 1) != 1:
+                raise AuditWriteError("the audit head moved while it was locked")
+        except Exception as exc:
+            session.rollback()
+            if isinstance(exc, AuditWriteError):
+                raise
+            raise AuditWriteError(
+                f"the audit record could not be written ({type(exc).__name__}); "
+                "the transaction was rolled back"
+            ) from exc
+        return sealed
+
+    def _lock_head(self, session: Session) -> Head:
+        locked = (
+            select(AuditHeadRow.seq, AuditHeadRow.hash, AuditHeadRow.time)
+            .where(AuditHeadRow.id == 1)
+            .with_for_update()
+        )
+        row = session.execute(locked).one_or_none()
+        if row is None:
+            self._insert_genesis(session)
+            row = session.execute(locked).one()
+        return Head(row.seq, row.hash, row.time)
+
+    @staticmethod
+    def _insert_genesis(session: Session) -> None:
+        dialect = session.connection().dialect.name
+        if dialect == "postgresql":
+            session.execute(
+                postgresql.insert(AuditHeadRow)
+                .values(**GENESIS_HEAD_ROW)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+        elif dialect == "sqlite":
+            session.execute(
+                sqlite.insert(AuditHeadRow)
+                .values(**GENESIS_HEAD_ROW)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+        else:
+            session.execute(insert(AuditHeadRow).values(**GENESIS_HEAD_ROW))
+
+    def head(self, session: Session) -> Head:
+        """The recorded head (not locked); seq 0 and genesis when nothing was written."""
+        row = session.execute(
+            select(AuditHeadRow.seq, AuditHeadRow.hash, AuditHeadRow.time).where(
+                AuditHeadRow.id == 1
+            )
+        ).one_or_none()
+        return Head(0, GENESIS_HASH, None) if row is None else Head(row.seq, row.hash, row.time)
+
+    def records(
+        self, session: Session, *, since_seq: int | None = None, until_seq: int | None = None
+    ) -> Iterator[AuditRecord]:
+        """Records with since_seq <= seq <= until_seq, built from their columns, streamed."""
+        statement = (
+            select(*_RECORD_COLUMNS)
+            .where(*_seq_range(since_seq, until_seq))
+            .order_by(_RECORD.seq)
+            .execution_options(yield_per=_STREAM_ROWS)
+        )
+        result = session.execute(statement)
+        try:
+            for row in result:
+                yield _record(row)
+        finally:
+            result.close()
+
+    def links(
+        self, session: Session, *, since_seq: int | None = None, until_seq: int | None = None
+    ) -> Iterator[Link]:
+        """Records with since_seq <= seq <= until_seq as stored bytes, streamed."""
+        statement = (
+            select(*_LINK_COLUMNS)
+            .where(*_seq_range(since_seq, until_seq))
+            .order_by(_RECORD.seq)
+            .execution_options(yield_per=_STREAM_ROWS)
+        )
+        result = session.execute(statement)
+        try:
+            for seq, prev_hash, hash_, body in result:
+                yield Link(seq, prev_hash, hash_, bytes(body))
+        finally:
+            result.close()
+
+    def add_checkpoint(self, session: Session, checkpoint: Checkpoint) -> None:
+        """Keep a signed checkpoint (one per seq and key)."""
+        session.execute(
+            insert(AuditCheckpointRow).values(
+                seq=checkpoint.seq,
+                key_id=checkpoint.key_id,
+                head_hash=checkpoint.head_hash,
+                time=checkpoint.time,
+                signature=checkpoint.signature,
+            )
+        )
+
+    def checkpoints(self, session: Session) -> list[Checkpoint]:
+        """Every kept checkpoint, in seq order."""
+        table = AuditCheckpointRow.__table__.c
+        rows = session.execute(
+            select(table.seq, table.head_hash, table.time, table.key_id, table.signature).order_by(
+                table.seq, table.key_id
+            )
+        )
+        return [
+            Checkpoint(
+                seq=r.seq,
+                head_hash=r.head_hash,
+                time=r.time,
+                key_id=r.key_id,
+                signature=r.signature,
+            )
+            for r in rows
+        ]
+
+    def query(self, session: Session, query: AuditQuery) -> list[AuditRecord]:
+        """Records passing the filters with seq > after_seq, in seq order, at most `limit`."""
+        where: list[ColumnElement[bool]] = [_RECORD.seq > query.after_seq]
+        for name in (
+            "subject",
+            "person_id",
+            "party",
+            "purpose",
+            "action",
+            "outcome",
+            "event",
+            "case_id",
+        ):
+            wanted = getattr(query, name)
+            if wanted is not None:
+                where.append(_RECORD[name] == wanted)
+        if query.since is not None:
+            where.append(_RECORD.time >= query.since)
+        if query.until is not None:
+            where.append(_RECORD.time < query.until)
+        statement = select(*_RECORD_COLUMNS).where(*where).order_by(_RECORD.seq).limit(query.limit)
+        return [_record(row) for row in session.execute(statement)]
+
+    def purge_through(self, session: Session, seq: int) -> int:
+        """Delete records with seq <= `seq` (retention); a kept checkpoint at `seq` must
+        anchor the new start and match the record there. Returns how many were deleted."""
+        table = AuditCheckpointRow.__table__.c
+        anchors = set(session.scalars(select(table.head_hash).where(table.seq == seq)).all())
+        if not anchors:
+            raise AuditWriteError(f"no kept checkpoint at seq {seq} anchors the purge")
+        at = session.scalar(select(_RECORD.hash).where(_RECORD.seq == seq))
+        if at is not None and anchors != {at}:
+            raise AuditWriteError(f"the checkpoint at seq {seq} does not match the record there")
+        deleted = session.execute(
+            delete(AuditRecordRow)
+            .where(_RECORD.seq <= seq)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(deleted, "rowcount", 0))
+
+
+if TYPE_CHECKING:
+    _conforms: AuditStore[Session] = SqlAuditStore()
