@@ -14,7 +14,7 @@ from .problems import Problem
 from .runtime import db_session, runtime
 from .services import Context, case_view, change_track, explain, list_cases, submit_signal
 
-__all__ = ["api", "health"]
+__all__ = ["api", "authenticate_request", "current_actor", "health", "int_arg"]
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
@@ -25,14 +25,15 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 
 
 @api.before_request
-def _authenticate() -> None:
+def authenticate_request() -> None:
+    """Every /api/v1 request but the public ones carries a valid bearer token."""
     request_id()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     authenticate(db_session(), runtime())
 
 
-def _actor() -> Actor:
+def current_actor() -> Actor:
     actor: Actor = g.actor
     return actor
 
@@ -55,7 +56,7 @@ def _purpose() -> str:
 
 
 def _context(purpose: str | None) -> Context:
-    actor = _actor()
+    actor = current_actor()
     role = None
     if purpose is not None:
         asked = request.args.get("role")
@@ -64,7 +65,7 @@ def _context(purpose: str | None) -> Context:
     return Context(actor, request_id(), source_address(), role=role, purpose=purpose)
 
 
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -85,7 +86,7 @@ def signals_create() -> tuple[Response, int]:
     rt = runtime()
     body = _json_body()
     ctx = _context(None)
-    actor = _actor()
+    actor = current_actor()
     signal = rt.validator.validate(actor.party, body)
     receipt = submit_signal(db_session(), rt, ctx, signal)
     response = jsonify({"signal_id": receipt.signal_id, "case_id": receipt.case_id,
@@ -98,8 +99,8 @@ def signals_create() -> tuple[Response, int]:
 def cases_list() -> Response:
     """The cases the caller may see, for a purpose, paginated."""
     ctx = _context(_purpose())
-    page = _int_arg("page", 1, 1, 100_000)
-    per_page = _int_arg("per_page", 20, 1, 100)
+    page = int_arg("page", 1, 1, 100_000)
+    per_page = int_arg("per_page", 20, 1, 100)
     return jsonify(list_cases(db_session(), runtime(), ctx, page, per_page))
 
 
@@ -148,7 +149,7 @@ def convenant_explain() -> Response:
     if errors:
         raise Problem(422, "invalid_parameters", "explain needs party, role, purpose and "
                       "track.", errors=errors)
-    ctx = Context(_actor(), request_id(), source_address())
+    ctx = Context(current_actor(), request_id(), source_address())
     return jsonify(explain(db_session(), runtime(), ctx, **names))
 
 

@@ -11,6 +11,7 @@ from flask import Flask
 
 from . import commands, observability, problems, runtime
 from .api import api, health
+from .audit_api import privacy
 from .convenant_cli import default_convenant_path
 
 __all__ = ["create_app"]
@@ -25,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "SUBJECT_KEY": None,  # hex; default: generated once in the instance folder
     "PSEUDONYM_KEY": None,  # hex; default: generated once in the instance folder
+    "CHECKPOINT_EVERY": 1000,  # sign a checkpoint each time the chain grows this much
+    "OFFICE_HOURS": "07:00-19:00",  # Europe/Amsterdam, weekdays; views outside are anomalies
+    "BULK_VIEW_LIMIT": 10,  # distinct young people one person may open per hour
 }
 
 
@@ -49,5 +53,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(privacy)
     commands.init_app(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from .audit_cli import audit_group
 from .convenant_cli import convenant
 
 __all__ = ["cli", "main"]
@@ -26,6 +27,7 @@ cli = FlaskGroup(
     set_debug_flag=False,
 )
 cli.add_command(convenant)
+cli.add_command(audit_group)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from .audit_cli import purge_command
 from .demo import DEMO_ACCOUNTS, load_demo
 from .migrate import upgrade
 from .models import Person
@@ -84,5 +85,5 @@ def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the service commands."""
-    for command in (init_command, demo_command, token_command, serve_command):
+    for command in (init_command, demo_command, token_command, serve_command, purge_command):
         app.cli.add_command(command)

@@ -11,7 +11,6 @@ from .auth import Actor
 from .models import Case, Person
 from .runtime import runtime, transaction
 from .services import Context, change_track, submit_signal
-from .validation import ValidSignal
 
 __all__ = ["DEMO_ACCOUNTS", "ensure_accounts", "load_demo"]
 

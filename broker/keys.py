@@ -8,9 +8,12 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import ECKey
 
-__all__ = ["instance_secret", "signing_key"]
+from audit import generate_signing_key, load_private_key, private_key_to_pem
+
+__all__ = ["audit_signing_key", "instance_secret", "signing_key"]
 
 
 def _create_once(path: Path, make: Callable[[], bytes]) -> bytes:
@@ -48,3 +51,9 @@ def signing_key(folder: Path, name: str = "token-signing-key.json") -> ECKey:
         return json.dumps(key.as_dict(private=True)).encode()
 
     return ECKey.import_key(json.loads(_create_once(folder / name, make)))
+
+
+def audit_signing_key(folder: Path, name: str = "audit-signing-key.pem") -> Ed25519PrivateKey:
+    """The Ed25519 key that signs audit checkpoints, created on first use."""
+    data = _create_once(folder / name, lambda: private_key_to_pem(generate_signing_key()))
+    return load_private_key(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -61,7 +61,7 @@ JSONValue = JSON().with_variant(JSONB(), "postgresql")
 class Base(DeclarativeBase):
     """The broker's tables (the audit log has its own metadata in `audit`)."""
 
-    type_annotation_map = {dt.datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
 
 
 class Person(Base):

@@ -9,7 +9,6 @@ from typing import Any
 
 import structlog
 from flask import Flask, Response, g, request
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit import AuditError

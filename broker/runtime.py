@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +16,7 @@ import policies
 from audit import SqlAuditStore
 
 from .db import make_engine, session_factory
-from .keys import instance_secret, signing_key
+from .keys import audit_signing_key, instance_secret, signing_key
 from .tokens import TokenService
 from .validation import SignalValidator
 
@@ -35,6 +36,8 @@ class Runtime:
     pseudonym_key: bytes
     instance: Path
     validator: SignalValidator
+    checkpoint_key: Ed25519PrivateKey
+    checkpoint_every: int
 
     @classmethod
     def from_app(cls, app: Flask) -> Runtime:
@@ -63,6 +66,8 @@ class Runtime:
             else instance_secret(instance, "pseudonym-key"),
             instance=instance,
             validator=SignalValidator(convenant),
+            checkpoint_key=audit_signing_key(instance),
+            checkpoint_every=int(config["CHECKPOINT_EVERY"]),
         )
 
 

@@ -9,7 +9,7 @@ import datetime as dt
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from cerberus import Validator
 from cerberus.errors import BasicErrorHandler
@@ -31,7 +31,7 @@ MIN_AGE, MAX_AGE = 8, 27
 class _ValueFreeErrors(BasicErrorHandler):  # type: ignore[misc]
     """Cerberus' messages, minus the ones that repeat the offending value."""
 
-    messages = {
+    messages: ClassVar[dict[int, str]] = {
         **BasicErrorHandler.messages,
         0x41: "has the wrong format",
         0x44: "is not one of the allowed values",
@@ -143,10 +143,9 @@ class SignalValidator:
                            "surname, given_names, birth_date, postcode and house_number"})
             subject = {}
         errors += self._supply_errors(party, fields)
-        checked_fields = self._check(party, self._schemas[party] if party in self._schemas
-                                     else {}, {k: v for k, v in fields.items()
-                                               if k in self._schemas.get(party, {})},
-                                     "fields", errors)
+        schema = self._schemas.get(party, {})
+        checked_fields = self._check(party, schema, {k: v for k, v in fields.items()
+                                                     if k in schema}, "fields", errors)
         bsn, identity = self._subject(subject, errors)
         subject_fields = {}
         for name, value in ({"bsn": bsn} if bsn else identity or {}).items():

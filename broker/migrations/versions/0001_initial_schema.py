@@ -1,7 +1,7 @@
 """Initial schema: persons, young people, cases, track history, signals, values, audit log.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 19:52:47.834946
 """
 
