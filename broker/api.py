@@ -27,7 +27,6 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 @api.before_request
 def authenticate_request() -> None:
     """Every /api/v1 request but the public ones carries a valid bearer token."""
-    request_id()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     authenticate(db_session(), runtime())
@@ -39,7 +38,10 @@ def current_actor() -> Actor:
 
 
 def _json_body() -> Any:
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes
+        body = None
     if body is None:
         raise Problem(400, "malformed_json", "The body is not valid JSON (send application/json).")
     return body
@@ -58,10 +60,11 @@ def _purpose() -> str:
 def _context(purpose: str | None) -> Context:
     actor = current_actor()
     role = None
+    g.purpose = purpose
     if purpose is not None:
         asked = request.args.get("role")
         role = choose_role(runtime().convenant, actor, purpose, asked)
-    g.purpose, g.role = purpose, role
+    g.role = role
     return Context(actor, request_id(), source_address(), role=role, purpose=purpose)
 
 
@@ -122,6 +125,8 @@ def cases_track(case_id: str) -> Response:
     """Assign the case to a track (coordinator only)."""
     body = _json_body()
     purpose = request.args.get("purpose") or request.headers.get("X-Purpose") or "triage"
+    if not _NAME.match(purpose):
+        raise Problem(403, "purpose_unknown", "The purpose is not a purpose of the convenant.")
     ctx = _context(purpose)
     if ctx.role != "coordinator":
         raise Problem(403, "coordinator_only", "Only the coordinator assigns tracks.")

@@ -122,6 +122,7 @@ def verify_export_command(file: click.utils.LazyFile, public_key: Path) -> None:
 
 @click.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@with_appcontext
 def purge_command(dry_run: bool) -> None:
     """Delete what the convenant's retention says is due (audit records after 5 years)."""
     rt = runtime()

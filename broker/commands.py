@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from .audit_cli import purge_command
@@ -41,6 +42,7 @@ def issue_token(username: str, ttl: int | None = None) -> str:
 
 
 @click.command("init")
+@with_appcontext
 def init_command() -> None:
     """Create or upgrade the database."""
     init_database()
@@ -49,6 +51,7 @@ def init_command() -> None:
 
 @click.command("demo")
 @click.option("--force", is_flag=True, help="Add the demo cases even when cases exist.")
+@with_appcontext
 def demo_command(force: bool) -> None:
     """Initialise the database with the demo accounts and demo cases."""
     init_database()
@@ -60,6 +63,7 @@ def demo_command(force: bool) -> None:
 @click.command("token")
 @click.argument("username")
 @click.option("--ttl", type=click.IntRange(60, 86400), help="Lifetime in seconds.")
+@with_appcontext
 def token_command(username: str, ttl: int | None) -> None:
     """Print a bearer token for USERNAME (on the last line)."""
     click.echo(issue_token(username, ttl))
@@ -70,6 +74,7 @@ def token_command(username: str, ttl: int | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
+@with_appcontext
 def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the broker (gunicorn; --dev for the Flask development server)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]

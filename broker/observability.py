@@ -43,7 +43,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(sort_keys=True),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(),  # whatever sys.stdout is then
         cache_logger_on_first_use=False,
     )
 
@@ -84,6 +84,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        request_id()
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -78,7 +78,59 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/convenant": {"get": {
                 "summary": "The convenant in force",
                 "responses": {"200": {"description": "id, title, version, effective date, "
-                                                     "hash"}, **_problems(401)},
+                                                     "hash"}, **_problems(401, 503)},
+            }},
+            "/api/v1/audit": {"get": {
+                "summary": "Audit records (privacy officer, purpose toezicht)",
+                "description": "Filters combine with AND. The BSN is turned into the young "
+                               "person's keyed pseudonym on the server. Paged by after_seq.",
+                "parameters": [
+                    *({"name": n, "in": "query", "schema": {"type": "string"}}
+                      for n in ("bsn", "person", "party", "purpose", "action", "outcome",
+                                "event", "case_id")),
+                    {"name": "since", "in": "query", "schema": {"type": "string",
+                                                                "format": "date-time"}},
+                    {"name": "until", "in": "query", "schema": {"type": "string",
+                                                                "format": "date-time"}},
+                    {"name": "after_seq", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer",
+                                                                "maximum": 1000}}],
+                "responses": {"200": {"description": "A page of records (names, never "
+                                                     "values)"},
+                              **_problems(400, 401, 403, 422, 503)},
+            }},
+            "/api/v1/audit/verify": {"get": {
+                "summary": "Verify the chain against the kept checkpoints",
+                "parameters": [{"name": "deep", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "intact, or the first bad seq"},
+                              **_problems(401, 403, 503)},
+            }},
+            "/api/v1/audit/checkpoints": {
+                "get": {"summary": "The signed checkpoints and their public key",
+                        "responses": {"200": {"description": "checkpoints"},
+                                      **_problems(401, 403, 503)}},
+                "post": {"summary": "Sign a checkpoint of the current head now",
+                         "responses": {"201": {"description": "the checkpoint"},
+                                       **_problems(401, 403, 503)}},
+            },
+            "/api/v1/audit/anomalies": {"get": {
+                "summary": "Refused attempts, access outside the case team, bulk views, views "
+                           "outside office hours",
+                "parameters": [{"name": n, "in": "query",
+                                "schema": {"type": "string", "format": "date-time"}}
+                               for n in ("since", "until")],
+                "responses": {"200": {"description": "the anomalies of the period"},
+                              **_problems(400, 401, 403, 503)},
+            }},
+            "/api/v1/subjects/access-report": {"get": {
+                "summary": "Access report for a young person (purpose inzageverzoek)",
+                "parameters": [{"name": "bsn", "in": "query", "required": True,
+                                "schema": {"type": "string"}},
+                               {"name": "format", "in": "query",
+                                "schema": {"type": "string", "enum": ["json", "html"]}}],
+                "responses": {"200": {"description": "data held, from whom, and every "
+                                                     "disclosure (JSON or printable HTML)"},
+                              **_problems(401, 403, 422, 503)},
             }},
             "/api/v1/convenant/explain": {"get": {
                 "summary": "Every field with effect, rule, legal basis and explanation",

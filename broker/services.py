@@ -227,7 +227,8 @@ def case_view(session: Session, rt: Runtime, ctx: Context, case_id: str) -> dict
                       audit={"case_id": case.id, "subject": subject,
                              "reason": "not_on_case_team", "track": case.track})
     if decision.denial is not None and decision.denial != "not_on_case_team":
-        raise Problem(403, decision.denial, decision.denial_reason or "Refused.")
+        raise Problem(403, decision.denial, decision.denial_reason or "Refused.",
+                      audit={"case_id": case.id, "subject": subject})
     view = policies.apply(decision, current.values, current.sources, rt.pseudonym_key)
     body: dict[str, Any] = {
         "case_id": case.id,

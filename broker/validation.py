@@ -56,6 +56,10 @@ class _Validator(Validator):  # type: ignore[misc]
         if parse_date(value) is None:
             self._error(field, "is not a date in the form YYYY-MM-DD")
 
+    def _check_with_clean_text(self, field: str, value: Any) -> None:
+        if isinstance(value, str) and not _is_clean(value):
+            self._error(field, "holds control characters or invalid Unicode")
+
     def _check_with_strict_integer(self, field: str, value: Any) -> None:
         if isinstance(value, bool):
             self._error(field, "must be of integer type")
@@ -64,13 +68,26 @@ class _Validator(Validator):  # type: ignore[misc]
         return normalise_postcode(value) or value
 
 
+def _is_clean(text: str) -> bool:
+    """No NUL or other control characters (but tab and newline), no lone surrogates."""
+    if any(ch < " " and ch not in "\t\n\r" for ch in text):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x7f" not in text
+
+
 def _rules_for(field: policies.Field) -> dict[str, Any]:
     kind = field.type
     rules: dict[str, Any]
     if kind is FieldType.STRING:
-        rules = {"type": "string", "empty": False, "maxlength": MAX_STRING}
+        rules = {"type": "string", "empty": False, "maxlength": MAX_STRING,
+                 "check_with": "clean_text"}
     elif kind is FieldType.TEXT:
-        rules = {"type": "string", "empty": False, "maxlength": MAX_TEXT}
+        rules = {"type": "string", "empty": False, "maxlength": MAX_TEXT,
+                 "check_with": "clean_text"}
     elif kind is FieldType.INTEGER:
         rules = {"type": "integer", "min": 0, "max": MAX_INTEGER, "check_with": "strict_integer"}
     elif kind is FieldType.BOOLEAN:
@@ -130,9 +147,10 @@ class SignalValidator:
         unknown_top = sorted(set(body) - {"subject", "fields", "summary"})
         errors += [{"field": k, "problem": "unknown member"} for k in unknown_top]
         summary = body.get("summary")
-        if summary is not None and (not isinstance(summary, str) or len(summary) > MAX_TEXT):
-            errors.append({"field": "summary", "problem": f"must be text of at most {MAX_TEXT} "
-                                                          "characters"})
+        if summary is not None and (not isinstance(summary, str) or len(summary) > MAX_TEXT
+                                    or not _is_clean(summary)):
+            errors.append({"field": "summary", "problem": f"must be clean text of at most "
+                                                          f"{MAX_TEXT} characters"})
         fields = body.get("fields", {})
         if not isinstance(fields, dict):
             errors.append({"field": "fields", "problem": "must be an object of field: value"})
@@ -218,7 +236,8 @@ class SignalValidator:
         today = self.today()
         age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         if born > today:
-            errors.append({"field": "birth_date", "problem": "lies in the future"})
+            errors.append({"field": "fields.birth_date", "problem": "lies in the future"})
         elif not MIN_AGE <= age <= MAX_AGE:
-            errors.append({"field": "birth_date", "problem": "the young person is outside the "
-                           f"MultiTeam's target group ({MIN_AGE}–{MAX_AGE} years)"})
+            errors.append({"field": "fields.birth_date",
+                           "problem": "the young person is outside the MultiTeam's target "
+                                      f"group ({MIN_AGE}–{MAX_AGE} years)"})

@@ -1,0 +1,130 @@
+"""The OpenAPI document matches the app's routes, and every non-public route needs a token."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+import policies
+from broker.runtime import runtime
+from tests.broker.conftest import Api
+
+PUBLIC_PATHS = {"/healthz", "/readyz", "/api/v1/openapi.json"}
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+PROBLEM_REF = "#/components/responses/Problem"
+_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+
+def _routes(app: Flask) -> set[tuple[str, str]]:
+    """(OpenAPI path, method) of every route but static; Flask's <x> written as {x}."""
+    return {
+        (_VARIABLE.sub(r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+
+
+def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (path, method): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+def _resolve(document: dict[str, Any], ref: str) -> Any:
+    node: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def test_document_is_public_openapi_3_1(api: Api) -> None:
+    """/api/v1/openapi.json answers without a token with an OpenAPI 3.1 document."""
+    response = api.client.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.json["openapi"].startswith("3.1.")
+    assert response.json["info"]["title"]
+
+
+def test_paths_and_methods_are_exactly_the_apps_routes(api: Api) -> None:
+    """Every route is documented with its methods, and nothing else is."""
+    documented = set(_operations(api.client.get("/api/v1/openapi.json").json))
+    assert documented == _routes(api.app)
+
+
+def test_every_reference_resolves(api: Api) -> None:
+    """Every $ref in the document points at something inside it."""
+    document = api.client.get("/api/v1/openapi.json").json
+    refs: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/") and _resolve(document, ref) is not None, ref
+
+
+def test_every_operation_documents_its_problem_responses(api: Api) -> None:
+    """Secured operations document 401 and 503; every error response is problem+json."""
+    document = api.client.get("/api/v1/openapi.json").json
+    problem = _resolve(document, PROBLEM_REF)
+    assert set(problem["content"]) == {"application/problem+json"}
+    for (path, method), operation in _operations(document).items():
+        public = operation.get("security") == []
+        assert public == (path in PUBLIC_PATHS), (path, method)
+        errors = {code: r for code, r in operation["responses"].items() if code[0] in "45"}
+        if path.startswith("/api/"):
+            for code, response in errors.items():
+                assert response == {"$ref": PROBLEM_REF}, (path, method, code)
+        if not public:
+            # Any refusal here is audited, and when that fails the answer is 503.
+            assert {"401", "503"} <= set(errors), (path, method, sorted(errors))
+
+
+def test_documented_purposes_are_those_giving_case_content(api: Api) -> None:
+    """The purpose parameter lists exactly the convenant's purposes with a case view."""
+    document = api.client.get("/api/v1/openapi.json").json
+    with api.app.app_context():
+        convenant = runtime().convenant
+    readable = {name for name, p in convenant.purposes.items() if p.view is not policies.View.NONE}
+    for (path, method), operation in _operations(document).items():
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] == "purpose" and "enum" in parameter["schema"]:
+                assert set(parameter["schema"]["enum"]) == readable, (path, method)
+
+
+def test_every_route_but_the_public_ones_needs_a_token(api: Api) -> None:
+    """Each method of each non-public route answers 401 problem+json without a token."""
+    case_path = "case-" + "0" * 32
+    checked = 0
+    for rule in api.app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.rule in PUBLIC_PATHS:
+            continue
+        url = _VARIABLE.sub(case_path, rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            response = api.client.open(url, method=method, json={},
+                                       query_string={"purpose": "casusoverleg"})
+            assert response.status_code == 401, (method, url, response.status_code)
+            assert response.mimetype == "application/problem+json"
+            assert response.json["code"] == "missing_token"
+            checked += 1
+    assert checked >= 6
+
+
+def test_public_routes_answer_without_a_token(api: Api) -> None:
+    """The public routes answer 200 without a token (so the exemption list is not too wide)."""
+    for path in sorted(PUBLIC_PATHS):
+        assert api.client.get(path).status_code == 200, path
