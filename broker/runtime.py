@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -45,7 +46,7 @@ class Runtime:
         instance = Path(app.instance_path)
         instance.mkdir(parents=True, exist_ok=True)
         config = app.config
-        convenant = policies.load(config["CONVENANT"])
+        convenant = _load_convenant(str(config["CONVENANT"]))
         engine = make_engine(config["DATABASE_URL"])
         subject = config.get("SUBJECT_KEY")
         pseudonym = config.get("PSEUDONYM_KEY")
@@ -69,6 +70,17 @@ class Runtime:
             checkpoint_key=audit_signing_key(instance),
             checkpoint_every=int(config["CHECKPOINT_EVERY"]),
         )
+
+
+def _load_convenant(path: str) -> policies.Convenant:
+    """Load (and compile) the convenant; an unchanged file is compiled once per process."""
+    stat = Path(path).stat()
+    return _compiled(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _compiled(path: str, _mtime_ns: int, _size: int) -> policies.Convenant:
+    return policies.load(path)
 
 
 def runtime() -> Runtime:
