@@ -50,8 +50,12 @@ def _json_body() -> Any:
 def _purpose() -> str:
     purpose = request.args.get("purpose") or request.headers.get("X-Purpose")
     if not purpose:
-        raise Problem(403, "purpose_missing", "Every read names its purpose: add ?purpose= "
-                      "(or the X-Purpose header).", purposes=sorted(runtime().convenant.purposes))
+        raise Problem(
+            403,
+            "purpose_missing",
+            "Every read names its purpose: add ?purpose= (or the X-Purpose header).",
+            purposes=sorted(runtime().convenant.purposes),
+        )
     if not _NAME.match(purpose):
         raise Problem(403, "purpose_unknown", "The purpose is not a purpose of the convenant.")
     return purpose
@@ -92,8 +96,9 @@ def signals_create() -> tuple[Response, int]:
     actor = current_actor()
     signal = rt.validator.validate(actor.party, body)
     receipt = submit_signal(db_session(), rt, ctx, signal)
-    response = jsonify({"signal_id": receipt.signal_id, "case_id": receipt.case_id,
-                        "new_case": receipt.new_case})
+    response = jsonify(
+        {"signal_id": receipt.signal_id, "case_id": receipt.case_id, "new_case": receipt.new_case}
+    )
     response.headers["Location"] = f"/api/v1/cases/{receipt.case_id}"
     return response, 201
 
@@ -137,8 +142,15 @@ def cases_track(case_id: str) -> Response:
 def convenant_info() -> Response:
     """The convenant in force: id, title, version, effective date and hash."""
     c = runtime().convenant
-    return jsonify({"id": c.meta.id, "title": c.meta.title, "version": c.version,
-                    "effective_date": c.meta.effective_date.isoformat(), "hash": c.hash})
+    return jsonify(
+        {
+            "id": c.meta.id,
+            "title": c.meta.title,
+            "version": c.version,
+            "effective_date": c.meta.effective_date.isoformat(),
+            "hash": c.hash,
+        }
+    )
 
 
 @api.get("/convenant/explain")
@@ -152,8 +164,12 @@ def convenant_explain() -> Response:
             errors.append({"field": name, "problem": "required: a name from the convenant"})
         names[name] = value
     if errors:
-        raise Problem(422, "invalid_parameters", "explain needs party, role, purpose and "
-                      "track.", errors=errors)
+        raise Problem(
+            422,
+            "invalid_parameters",
+            "explain needs party, role, purpose and track.",
+            errors=errors,
+        )
     ctx = Context(current_actor(), request_id(), source_address())
     return jsonify(explain(db_session(), runtime(), ctx, **names))
 

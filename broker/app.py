@@ -35,8 +35,11 @@ DEFAULTS: dict[str, Any] = {
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the broker: defaults, then BROKER_* environment variables, then `config`."""
     instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("BROKER_INSTANCE_PATH")
-    app = Flask("broker", instance_relative_config=True,
-                instance_path=str(Path(instance_path).resolve()) if instance_path else None)
+    app = Flask(
+        "broker",
+        instance_relative_config=True,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+    )
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("BROKER")
     if config:

@@ -41,8 +41,11 @@ def _context(purpose: str) -> Context:
     actor = current_actor()
     asked = request.headers.get("X-Purpose") or purpose
     if asked != purpose:
-        raise Problem(403, "purpose_not_for_endpoint",
-                      f"This endpoint serves the purpose {purpose!r}, not {asked!r}.")
+        raise Problem(
+            403,
+            "purpose_not_for_endpoint",
+            f"This endpoint serves the purpose {purpose!r}, not {asked!r}.",
+        )
     role = choose_role(runtime().convenant, actor, purpose)
     from flask import g
 
@@ -57,8 +60,11 @@ def _time_arg(name: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise Problem(400, "bad_parameter", f"{name} must be an ISO 8601 date or time "
-                      "(e.g. 2026-11-23 or 2026-11-23T08:00+01:00).") from None
+        raise Problem(
+            400,
+            "bad_parameter",
+            f"{name} must be an ISO 8601 date or time (e.g. 2026-11-23 or 2026-11-23T08:00+01:00).",
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=AMSTERDAM)
 
 
@@ -80,9 +86,13 @@ def audit_query() -> Response:
     errors: list[dict[str, str]] = []
     subject = _bsn_subject(errors)
     filters: dict[str, Any] = {}
-    for arg, key, pattern in (("person", "person_id", _TOKEN), ("party", "party", _NAME),
-                              ("purpose", "purpose", _NAME), ("event", "event", _NAME),
-                              ("case_id", "case_id", _TOKEN)):
+    for arg, key, pattern in (
+        ("person", "person_id", _TOKEN),
+        ("party", "party", _NAME),
+        ("purpose", "purpose", _NAME),
+        ("event", "event", _NAME),
+        ("case_id", "case_id", _TOKEN),
+    ):
         value = request.args.get(arg)
         if value is not None:
             if not pattern.match(value):
@@ -97,9 +107,14 @@ def audit_query() -> Response:
     if errors:
         raise Problem(422, "invalid_filters", "The audit query is not valid.", errors=errors)
     try:
-        query = AuditQuery(subject=subject, since=_time_arg("since"), until=_time_arg("until"),
-                           after_seq=int_arg("after_seq", 0, 0, 2**62),
-                           limit=int_arg("limit", 100, 1, 1000), **filters)
+        query = AuditQuery(
+            subject=subject,
+            since=_time_arg("since"),
+            until=_time_arg("until"),
+            after_seq=int_arg("after_seq", 0, 0, 2**62),
+            limit=int_arg("limit", 100, 1, 1000),
+            **filters,
+        )
     except AuditEntryError as exc:
         raise Problem(422, "invalid_filters", str(exc)) from None
     result = query_audit(db_session(), runtime(), ctx, query, bsn_given=subject is not None)
@@ -113,9 +128,16 @@ def audit_verify() -> Response:
     rt = runtime()
     session = db_session()
     result = verify_log(session, rt, deep=request.args.get("deep") in ("1", "true"))
-    entry = ctx.entry("audit.verify", "execute", "success",
-                      detail={"intact": result.is_intact, "first_bad_seq": result.first_bad_seq,
-                              "records": result.records_checked})
+    entry = ctx.entry(
+        "audit.verify",
+        "execute",
+        "success",
+        detail={
+            "intact": result.is_intact,
+            "first_bad_seq": result.first_bad_seq,
+            "records": result.records_checked,
+        },
+    )
     audit_and_commit(session, rt, [entry])
     return jsonify(result.as_dict())
 
@@ -131,8 +153,12 @@ def audit_checkpoints() -> Response:
     audit_and_commit(session, rt, [entry])
     import json
 
-    return jsonify({"public_key": public_key_pem(rt),
-                    "checkpoints": [json.loads(checkpoint_to_json(c)) for c in kept]})
+    return jsonify(
+        {
+            "public_key": public_key_pem(rt),
+            "checkpoints": [json.loads(checkpoint_to_json(c)) for c in kept],
+        }
+    )
 
 
 @privacy.post("/audit/checkpoints")
@@ -163,8 +189,17 @@ def audit_anomalies() -> Response:
     from flask import current_app
 
     config = current_app.config
-    return jsonify(anomalies(db_session(), rt, ctx, since, until, config["OFFICE_HOURS"],
-                             int(config["BULK_VIEW_LIMIT"])))
+    return jsonify(
+        anomalies(
+            db_session(),
+            rt,
+            ctx,
+            since,
+            until,
+            config["OFFICE_HOURS"],
+            int(config["BULK_VIEW_LIMIT"]),
+        )
+    )
 
 
 @privacy.get("/subjects/access-report")
@@ -176,10 +211,18 @@ def subject_access_report() -> Response | str:
     ctx = _context("inzageverzoek")
     bsn = request.args.get("bsn", "")
     if not is_valid_bsn(bsn):
-        raise Problem(422, "invalid_bsn", "bsn must be a valid BSN (eleven-check).",
-                      errors=[{"field": "bsn", "problem": "is not a valid BSN"}])
+        raise Problem(
+            422,
+            "invalid_bsn",
+            "bsn must be a valid BSN (eleven-check).",
+            errors=[{"field": "bsn", "problem": "is not a valid BSN"}],
+        )
     report = access_report(db_session(), runtime(), ctx, bsn)
     if request.args.get("format") == "html":
-        return render_template("access_report.html", report=report,
-                               convenant=runtime().convenant, officer=current_actor())
+        return render_template(
+            "access_report.html",
+            report=report,
+            convenant=runtime().convenant,
+            officer=current_actor(),
+        )
     return jsonify(report)

@@ -32,9 +32,13 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--checkpoint", "checkpoint_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A checkpoint kept outside the broker (repeatable).")
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint kept outside the broker (repeatable).",
+)
 @click.option("--deep", is_flag=True, help="Also re-encode every record from its columns.")
 @with_appcontext
 def verify_command(checkpoint_files: tuple[Path, ...], deep: bool) -> None:
@@ -46,12 +50,20 @@ def verify_command(checkpoint_files: tuple[Path, ...], deep: bool) -> None:
         raise click.ClickException(str(exc)) from None
     with transaction() as session:
         kept = rt.audit.checkpoints(session)
-        result = verify_stored(session, rt, deep=deep,
-                               checkpoints=kept + outside if outside else None)
-        entry = _OPERATOR.entry("audit.verify", "execute", "success",
-                                detail={"intact": result.is_intact,
-                                        "first_bad_seq": result.first_bad_seq,
-                                        "records": result.records_checked, "cli": True})
+        result = verify_stored(
+            session, rt, deep=deep, checkpoints=kept + outside if outside else None
+        )
+        entry = _OPERATOR.entry(
+            "audit.verify",
+            "execute",
+            "success",
+            detail={
+                "intact": result.is_intact,
+                "first_bad_seq": result.first_bad_seq,
+                "records": result.records_checked,
+                "cli": True,
+            },
+        )
         audit_and_commit(session, rt, [entry])
     _report(result.as_dict())
     if not result.is_intact:
@@ -66,8 +78,9 @@ def checkpoint_command() -> None:
     rt = runtime()
     with transaction() as session:
         checkpoint = make_checkpoint(session, rt)
-        entry = _OPERATOR.entry("audit.checkpoint", "create", "success",
-                                detail={"seq": checkpoint.seq, "cli": True})
+        entry = _OPERATOR.entry(
+            "audit.checkpoint", "create", "success", detail={"seq": checkpoint.seq, "cli": True}
+        )
         audit_and_commit(session, rt, [entry])
     click.echo(checkpoint_to_json(checkpoint))
 
@@ -98,16 +111,24 @@ def export_command(since: str | None, until: str | None) -> None:
         for line in export_lines(session, rt, _date(since), _date(until)):
             click.echo(line)
             count += 1
-        entry = _OPERATOR.entry("audit.export", "read", "success",
-                                detail={"lines": count, "since": since, "until": until})
+        entry = _OPERATOR.entry(
+            "audit.export",
+            "read",
+            "success",
+            detail={"lines": count, "since": since, "until": until},
+        )
         audit_and_commit(session, rt, [entry])
 
 
 @audit_group.command("verify-export")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--public-key", "public_key", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The checkpoint public key (PEM), from `broker audit public-key`.")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The checkpoint public key (PEM), from `broker audit public-key`.",
+)
 def verify_export_command(file: click.utils.LazyFile, public_key: Path) -> None:
     """Verify an export offline — no database needed; exit 1 naming the first bad seq."""
     try:

@@ -54,16 +54,18 @@ def authenticate(session: Session, rt: Runtime) -> Actor:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "missing_token", "This resource needs a bearer token "
-                                            "(Authorization: Bearer …).")
+        raise Problem(
+            401, "missing_token", "This resource needs a bearer token (Authorization: Bearer …)."
+        )
     try:
         claims = rt.tokens.verify(token.strip())
     except TokenError as exc:
         raise Problem(401, "invalid_token", exc.reason) from None
     person = session.scalar(select(Person).where(Person.username == claims["sub"]))
     if person is None or person.disabled:
-        raise Problem(401, "invalid_token", "The person of this token has no access (unknown "
-                                            "or disabled).")
+        raise Problem(
+            401, "invalid_token", "The person of this token has no access (unknown or disabled)."
+        )
     actor = Actor(
         person_id=person.id,
         username=person.username,
@@ -77,28 +79,36 @@ def authenticate(session: Session, rt: Runtime) -> Actor:
     return actor
 
 
-def choose_role(c: policies.Convenant, actor: Actor, purpose: str,
-                asked: str | None = None) -> str:
+def choose_role(c: policies.Convenant, actor: Actor, purpose: str, asked: str | None = None) -> str:
     """The role the request acts in: the one asked for, or the actor's role for the purpose.
 
     403 naming the purpose when the purpose is unknown or none of the actor's roles may use it.
     """
     if purpose not in c.purposes:
-        raise Problem(403, "purpose_unknown",
-                      f"The purpose {purpose!r} is not a purpose of the convenant.",
-                      purposes=sorted(c.purposes))
+        raise Problem(
+            403,
+            "purpose_unknown",
+            f"The purpose {purpose!r} is not a purpose of the convenant.",
+            purposes=sorted(c.purposes),
+        )
     allowed = c.purposes[purpose].roles
     if asked is not None:
         if asked not in actor.roles:
             raise Problem(403, "role_not_held", f"You do not hold the role {asked!r}.")
         if asked not in allowed:
-            raise Problem(403, "purpose_not_for_role",
-                          f"The role {asked!r} may not use the purpose {purpose!r} "
-                          "(doelbinding).")
+            raise Problem(
+                403,
+                "purpose_not_for_role",
+                f"The role {asked!r} may not use the purpose {purpose!r} (doelbinding).",
+            )
         return asked
     for role in actor.roles:
         if role in allowed and actor.party in c.roles[role].parties:
             return role
-    raise Problem(403, "purpose_not_for_role",
-                  f"None of your roles ({', '.join(actor.roles)}) may use the purpose "
-                  f"{purpose!r} (doelbinding).", allowed_roles=sorted(allowed))
+    raise Problem(
+        403,
+        "purpose_not_for_role",
+        f"None of your roles ({', '.join(actor.roles)}) may use the purpose "
+        f"{purpose!r} (doelbinding).",
+        allowed_roles=sorted(allowed),
+    )

@@ -29,14 +29,25 @@ def issue_token(username: str, ttl: int | None = None) -> str:
         person = session.scalar(select(Person).where(Person.username == username))
         if person is None or person.disabled:
             raise click.ClickException(f"no active person {username!r}")
-        token, claims = rt.tokens.issue(subject=person.username, party=person.party,
-                                        roles=list(person.roles), name=person.name, ttl=ttl)
+        token, claims = rt.tokens.issue(
+            subject=person.username,
+            party=person.party,
+            roles=list(person.roles),
+            name=person.name,
+            ttl=ttl,
+        )
         ctx = Context(None, None, None)
-        entry = ctx.entry("token.issue", "execute", "success", person_id=person.username,
-                          person_name=person.name, party=person.party,
-                          client_id="broker-cli", convenant_hash=rt.convenant.hash,
-                          detail={"jti": claims["jti"], "expires": claims["exp"],
-                                  "issued_by": "operator"})
+        entry = ctx.entry(
+            "token.issue",
+            "execute",
+            "success",
+            person_id=person.username,
+            person_name=person.name,
+            party=person.party,
+            client_id="broker-cli",
+            convenant_hash=rt.convenant.hash,
+            detail={"jti": claims["jti"], "expires": claims["exp"], "issued_by": "operator"},
+        )
         rt.audit.append(session, [entry])
     return token
 
@@ -78,8 +89,7 @@ def token_command(username: str, ttl: int | None) -> None:
 def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the broker (gunicorn; --dev for the Flask development server)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"MultiTeam broker on http://{host}:{port} — database "
-               f"{app.config['DATABASE_URL']}")
+    click.echo(f"MultiTeam broker on http://{host}:{port} — database {app.config['DATABASE_URL']}")
     if dev:
         app.run(host=host, port=port, debug=False, use_reloader=False)
         return

@@ -36,91 +36,197 @@ def _born(years: int, month: int, day: int) -> str:
     return born.isoformat()
 
 
-def _identity(bsn: str, surname: str, given: str, born: str, street: str, number: str,
-              postcode: str, wijk: str) -> dict[str, Any]:
-    return {"bsn": bsn, "surname": surname, "given_names": given, "birth_date": born,
-            "street": street, "house_number": number, "postcode": postcode,
-            "city": "Leeuwarden", "wijk": wijk}
+def _identity(
+    bsn: str,
+    surname: str,
+    given: str,
+    born: str,
+    street: str,
+    number: str,
+    postcode: str,
+    wijk: str,
+) -> dict[str, Any]:
+    return {
+        "bsn": bsn,
+        "surname": surname,
+        "given_names": given,
+        "birth_date": born,
+        "street": street,
+        "house_number": number,
+        "postcode": postcode,
+        "city": "Leeuwarden",
+        "wijk": wijk,
+    }
 
 
 def _scenarios() -> list[dict[str, Any]]:
     """Fictitious people and situations from shared/scenarios.md (BSNs pass the 11-check)."""
     return [
-        {   # 1. Heechterp-Schieringen, boy of 15: school + police + municipality.
+        {  # 1. Heechterp-Schieringen, boy of 15: school + police + municipality.
             "bsn": "725763863",
             "signals": [
-                ("jansen", {**_identity("725763863", "Hoekstra", "Daan", _born(15, 3, 14),
-                                        "Egelantierstraat", "12", "8924 CK",
-                                        "Heechterp-Schieringen"),
-                            "incident_count": 2,
-                            "incidents_summary": "Twee winkeldiefstallen in winkelcentrum "
-                                                 "Skoatterwâld", "suspect": True},
-                 "Twee keer aangehouden voor winkeldiefstal."),
-                ("bakker", {"school_name": "Piter Jelles Montessori", "attendance_problem": True,
-                            "dropout_risk": True},
-                 "Langdurig verzuim sinds september; risico op voortijdig schoolverlaten."),
-                ("mulder", {"debts": True,
-                            "debt_details": "Betalingsachterstanden bij energie en huur"},
-                 "Schulden in het gezin bekend bij schuldhulpverlening."),
+                (
+                    "jansen",
+                    {
+                        **_identity(
+                            "725763863",
+                            "Hoekstra",
+                            "Daan",
+                            _born(15, 3, 14),
+                            "Egelantierstraat",
+                            "12",
+                            "8924 CK",
+                            "Heechterp-Schieringen",
+                        ),
+                        "incident_count": 2,
+                        "incidents_summary": "Twee winkeldiefstallen in winkelcentrum Skoatterwâld",
+                        "suspect": True,
+                    },
+                    "Twee keer aangehouden voor winkeldiefstal.",
+                ),
+                (
+                    "bakker",
+                    {
+                        "school_name": "Piter Jelles Montessori",
+                        "attendance_problem": True,
+                        "dropout_risk": True,
+                    },
+                    "Langdurig verzuim sinds september; risico op voortijdig schoolverlaten.",
+                ),
+                (
+                    "mulder",
+                    {"debts": True, "debt_details": "Betalingsachterstanden bij energie en huur"},
+                    "Schulden in het gezin bekend bij schuldhulpverlening.",
+                ),
             ],
-            "track": ("lokaal_preventief", "devries",
-                      "Twee partijen signaleren; lichte problematiek, lokaal op te pakken."),
+            "track": (
+                "lokaal_preventief",
+                "devries",
+                "Twee partijen signaleren; lichte problematiek, lokaal op te pakken.",
+            ),
         },
-        {   # 2. Vlietzone, young man of 17: PGA with OM and housing corporation.
+        {  # 2. Vlietzone, young man of 17: PGA with OM and housing corporation.
             "bsn": "162275869",
             "signals": [
-                ("jansen", {**_identity("162275869", "de Jong", "Kevin", _born(17, 6, 2),
-                                        "Vlietsingel", "40", "8917 BP", "Vlietzone"),
-                            "incident_count": 7,
-                            "incidents_summary": "Herhaalde overlast, vermoeden van "
-                                                 "drugskoerierswerk voor oudere dealers",
-                            "suspect": True},
-                 "Signalen van ondermijning: loopjongen voor dealers."),
-                ("visser", {"pending_case": True,
-                            "halt_outcome": "Halt-afdoening afgerond (vernieling)"},
-                 "Lopende zaak en eerdere Halt-afdoening."),
-                ("smit", {"nuisance_reports": 5, "eviction_risk": True},
-                 "Vijf overlastmeldingen; dreigende huisuitzetting."),
+                (
+                    "jansen",
+                    {
+                        **_identity(
+                            "162275869",
+                            "de Jong",
+                            "Kevin",
+                            _born(17, 6, 2),
+                            "Vlietsingel",
+                            "40",
+                            "8917 BP",
+                            "Vlietzone",
+                        ),
+                        "incident_count": 7,
+                        "incidents_summary": "Herhaalde overlast, vermoeden van "
+                        "drugskoerierswerk voor oudere dealers",
+                        "suspect": True,
+                    },
+                    "Signalen van ondermijning: loopjongen voor dealers.",
+                ),
+                (
+                    "visser",
+                    {"pending_case": True, "halt_outcome": "Halt-afdoening afgerond (vernieling)"},
+                    "Lopende zaak en eerdere Halt-afdoening.",
+                ),
+                (
+                    "smit",
+                    {"nuisance_reports": 5, "eviction_risk": True},
+                    "Vijf overlastmeldingen; dreigende huisuitzetting.",
+                ),
             ],
-            "track": ("pga", "jansen", "Ondermijning en herhaalde incidenten: persoonsgerichte "
-                                       "aanpak."),
+            "track": (
+                "pga",
+                "jansen",
+                "Ondermijning en herhaalde incidenten: persoonsgerichte aanpak.",
+            ),
         },
-        {   # 3. Bilgaard, girl of 16: ZVH, care details under art. 9(2)(g).
+        {  # 3. Bilgaard, girl of 16: ZVH, care details under art. 9(2)(g).
             "bsn": "192285142",
             "signals": [
-                ("devries", {**_identity("192285142", "Visser", "Noor", _born(16, 1, 20),
-                                         "Bilgaardpark", "7", "8918 AJ", "Bilgaard"),
-                             "care_involved": True, "mental_health_care": True,
-                             "care_details": "Verwijzing naar jeugd-GGZ; ambulante begeleiding",
-                             "family_concerns": "Signalen van huiselijk geweld thuis",
-                             "household": "Moeder, stiefvader, twee jongere broers"},
-                 "Zorgen over huiselijk geweld; GGZ-verwijzing loopt."),
-                ("jansen", {"incident_count": 1,
-                            "incidents_summary": "Melding huiselijk geweld op het woonadres",
-                            "suspect": False},
-                 "Melding huiselijk geweld."),
+                (
+                    "devries",
+                    {
+                        **_identity(
+                            "192285142",
+                            "Visser",
+                            "Noor",
+                            _born(16, 1, 20),
+                            "Bilgaardpark",
+                            "7",
+                            "8918 AJ",
+                            "Bilgaard",
+                        ),
+                        "care_involved": True,
+                        "mental_health_care": True,
+                        "care_details": "Verwijzing naar jeugd-GGZ; ambulante begeleiding",
+                        "family_concerns": "Signalen van huiselijk geweld thuis",
+                        "household": "Moeder, stiefvader, twee jongere broers",
+                    },
+                    "Zorgen over huiselijk geweld; GGZ-verwijzing loopt.",
+                ),
+                (
+                    "jansen",
+                    {
+                        "incident_count": 1,
+                        "incidents_summary": "Melding huiselijk geweld op het woonadres",
+                        "suspect": False,
+                    },
+                    "Melding huiselijk geweld.",
+                ),
             ],
             "track": ("zvh", "bos", "Complexe zorg- en veiligheidsproblematiek: ZVH-aanpak."),
         },
-        {   # 4. Vrijheidswijk, boy of 14: only the school signalled; stays in signaal.
+        {  # 4. Vrijheidswijk, boy of 14: only the school signalled; stays in signaal.
             "bsn": "691682483",
             "signals": [
-                ("bakker", {**_identity("691682483", "Bouma", "Milan", _born(14, 9, 9),
-                                        "Vrijheidsweg", "88", "8921 GD", "Vrijheidswijk"),
-                            "school_name": "OSG Piter Jelles", "attendance_problem": True},
-                 "Verzuim, verder geen signalen."),
+                (
+                    "bakker",
+                    {
+                        **_identity(
+                            "691682483",
+                            "Bouma",
+                            "Milan",
+                            _born(14, 9, 9),
+                            "Vrijheidsweg",
+                            "88",
+                            "8921 GD",
+                            "Vrijheidswijk",
+                        ),
+                        "school_name": "OSG Piter Jelles",
+                        "attendance_problem": True,
+                    },
+                    "Verzuim, verder geen signalen.",
+                ),
             ],
             "track": None,
         },
-        {   # 5. Oud Oost, young man of 22: on youth probation.
+        {  # 5. Oud Oost, young man of 22: on youth probation.
             "bsn": "987825707",
             "signals": [
-                ("visser", {**_identity("987825707", "Meijer", "Thijs", _born(22, 4, 30),
-                                        "Oostergrachtswal", "15", "8921 AA", "Oud Oost"),
-                            "youth_probation": True, "pending_case": False},
-                 "Jeugdreclassering loopt."),
-                ("devries", {"care_involved": True},
-                 "Jeugdhulp betrokken."),
+                (
+                    "visser",
+                    {
+                        **_identity(
+                            "987825707",
+                            "Meijer",
+                            "Thijs",
+                            _born(22, 4, 30),
+                            "Oostergrachtswal",
+                            "15",
+                            "8921 AA",
+                            "Oud Oost",
+                        ),
+                        "youth_probation": True,
+                        "pending_case": False,
+                    },
+                    "Jeugdreclassering loopt.",
+                ),
+                ("devries", {"care_involved": True}, "Jeugdhulp betrokken."),
             ],
             "track": ("lokaal_preventief", "devries", "Begeleiding naast jeugdreclassering."),
         },
@@ -158,8 +264,10 @@ def load_demo(force: bool = False) -> str:
         case_id = None
         for username, fields, summary in scenario["signals"]:
             actor = _actor(username)
-            signal = rt.validator.validate(actor.party, {"subject": {"bsn": scenario["bsn"]},
-                                                         "fields": fields, "summary": summary})
+            signal = rt.validator.validate(
+                actor.party,
+                {"subject": {"bsn": scenario["bsn"]}, "fields": fields, "summary": summary},
+            )
             with transaction() as session:
                 receipt = submit_signal(session, rt, Context(actor, None, None), signal)
             case_id = receipt.case_id
@@ -167,7 +275,12 @@ def load_demo(force: bool = False) -> str:
             track, director, reason = scenario["track"]
             ctx = Context(coordinator, None, None, role="coordinator", purpose="triage")
             with transaction() as session:
-                change_track(session, rt, ctx, case_id, {"track": track, "reason": reason,
-                                                         "case_director": director})
+                change_track(
+                    session,
+                    rt,
+                    ctx,
+                    case_id,
+                    {"track": track, "reason": reason, "case_director": director},
+                )
         cases += 1
     return f"{created} account(s) created; {cases} demo case(s) added"

@@ -60,8 +60,9 @@ def _fold(text: str) -> str:
     return " ".join(bare.casefold().split())
 
 
-def subject_key(secret: bytes, *, bsn: str | None = None,
-                identity: dict[str, str] | None = None) -> str:
+def subject_key(
+    secret: bytes, *, bsn: str | None = None, identity: dict[str, str] | None = None
+) -> str:
     """The keyed pseudonym that identifies a young person: HMAC-SHA256, never the BSN itself."""
     if bsn is not None:
         message = "bsn\x00" + bsn

@@ -46,8 +46,7 @@ def signing_key(folder: Path, name: str = "token-signing-key.json") -> ECKey:
     """The broker's token signing key (P-256, with a kid), created on first use."""
 
     def make() -> bytes:
-        key = ECKey.generate_key("P-256", parameters={"use": "sig", "alg": "ES256"},
-                                 auto_kid=True)
+        key = ECKey.generate_key("P-256", parameters={"use": "sig", "alg": "ES256"}, auto_kid=True)
         return json.dumps(key.as_dict(private=True)).encode()
 
     return ECKey.import_key(json.loads(_create_once(folder / name, make)))

@@ -52,12 +52,12 @@ def _audit_refusal(problem: Problem) -> bool:
     """Write the audit record of a refused API request; False when it could not be written."""
     event, action = EVENTS.get(request.endpoint or "", ("api.request", "read"))
     rt = runtime()
-    ctx = Context(g.get("actor"), request_id(), source_address(), role=g.get("role"),
-                  purpose=g.get("purpose"))
+    ctx = Context(
+        g.get("actor"), request_id(), source_address(), role=g.get("role"), purpose=g.get("purpose")
+    )
     extra = {k: v for k, v in problem.audit.items() if k in ("subject", "case_id")}
     detail: dict[str, Any] = {"status": problem.status, "code": problem.code}
-    detail.update({k: v for k, v in problem.audit.items() if k in ("reason", "track",
-                                                                    "problems")})
+    detail.update({k: v for k, v in problem.audit.items() if k in ("reason", "track", "problems")})
     # End the request's own transaction first: on SQLite it holds the write lock.
     request_session = g.pop("db_session", None)
     if request_session is not None:
@@ -65,8 +65,14 @@ def _audit_refusal(problem: Problem) -> bool:
         request_session.close()
     session = rt.sessions()
     try:
-        entry = ctx.entry(event, action, problem.outcome, convenant_hash=rt.convenant.hash,
-                          detail=detail, **{k: v for k, v in extra.items() if v})
+        entry = ctx.entry(
+            event,
+            action,
+            problem.outcome,
+            convenant_hash=rt.convenant.hash,
+            detail=detail,
+            **{k: v for k, v in extra.items() if v},
+        )
         rt.audit.append(session, [entry])
         session.commit()
         return True
@@ -89,13 +95,20 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _finish(response: Response) -> Response:
         problem: Problem | None = g.get("problem")
-        if (problem is not None and request.path.startswith("/api/")
-                and request.endpoint not in UNAUDITED and not problem.audit.get("skip")
-                and problem.status < 500 and not _audit_refusal(problem)):
+        if (
+            problem is not None
+            and request.path.startswith("/api/")
+            and request.endpoint not in UNAUDITED
+            and not problem.audit.get("skip")
+            and problem.status < 500
+            and not _audit_refusal(problem)
+        ):
             g.problem = Problem(503, "audit_unavailable", "The audit log could not be written.")
-            response = problem_response(503, "audit_unavailable",
-                                        "The audit log could not be written; the request was "
-                                        "refused.")
+            response = problem_response(
+                503,
+                "audit_unavailable",
+                "The audit log could not be written; the request was refused.",
+            )
         actor = g.get("actor")
         outcome = g.problem.outcome if g.get("problem") else "success"
         log.info(
@@ -110,8 +123,9 @@ def init_app(app: Flask) -> None:
             purpose=g.get("purpose"),
             outcome=outcome,
             code=g.problem.code if g.get("problem") else None,
-            latency_ms=round((time.perf_counter() - g.get("started", time.perf_counter()))
-                             * 1000, 2),
+            latency_ms=round(
+                (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2
+            ),
         )
         if g.get("request_id"):
             response.headers["X-Request-ID"] = g.request_id

@@ -17,15 +17,26 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-_PURPOSE = {"name": "purpose", "in": "query", "required": True,
-            "description": "The purpose of the read (doelbinding); also accepted as X-Purpose.",
-            "schema": {"type": "string",
-                       "enum": ["triage", "casusoverleg", "uitvoering"]}}
-_ROLE = {"name": "role", "in": "query", "required": False,
-         "description": "The role to act in, when the person holds several.",
-         "schema": {"type": "string"}}
-_CASE_ID = {"name": "case_id", "in": "path", "required": True,
-            "schema": {"type": "string", "pattern": "^case-[0-9a-f]{32}$"}}
+_PURPOSE = {
+    "name": "purpose",
+    "in": "query",
+    "required": True,
+    "description": "The purpose of the read (doelbinding); also accepted as X-Purpose.",
+    "schema": {"type": "string", "enum": ["triage", "casusoverleg", "uitvoering"]},
+}
+_ROLE = {
+    "name": "role",
+    "in": "query",
+    "required": False,
+    "description": "The role to act in, when the person holds several.",
+    "schema": {"type": "string"},
+}
+_CASE_ID = {
+    "name": "case_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^case-[0-9a-f]{32}$"},
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -36,192 +47,377 @@ def openapi_document() -> dict[str, Any]:
             "title": "MultiTeam broker API",
             "version": "1",
             "description": "Signals in, filtered case views out, under the privacy convenant "
-                           "of MultiTeam Leeuwarden Oost. Every read names its purpose; every "
-                           "access and refusal is audited. Errors are RFC 9457 problem+json.",
+            "of MultiTeam Leeuwarden Oost. Every read names its purpose; every "
+            "access and refusal is audited. Errors are RFC 9457 problem+json.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": {
-            "/api/v1/signals": {"post": {
-                "summary": "Submit a signal about a young person",
-                "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/Signal"})},
-                "responses": {"201": {"description": "Stored", **_json(
-                    {"$ref": "#/components/schemas/SignalReceipt"})},
-                    **_problems(400, 401, 403, 413, 422, 503)},
-            }},
-            "/api/v1/cases": {"get": {
-                "summary": "The cases the caller may see",
-                "parameters": [_PURPOSE, _ROLE,
-                               {"name": "page", "in": "query", "schema": {"type": "integer",
-                                                                          "minimum": 1}},
-                               {"name": "per_page", "in": "query",
-                                "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
-                "responses": {"200": {"description": "A page of cases", **_json(
-                    {"$ref": "#/components/schemas/CaseList"})},
-                    **_problems(400, 401, 403, 503)},
-            }},
-            "/api/v1/cases/{case_id}": {"get": {
-                "summary": "One case, as the convenant lets the caller see it",
-                "parameters": [_CASE_ID, _PURPOSE, _ROLE],
-                "responses": {"200": {"description": "The case view", **_json(
-                    {"$ref": "#/components/schemas/CaseView"})},
-                    **_problems(401, 403, 404, 503)},
-            }},
-            "/api/v1/cases/{case_id}/track": {"post": {
-                "summary": "Assign the case to a track (coordinator)",
-                "parameters": [_CASE_ID],
-                "requestBody": {"required": True, **_json(
-                    {"$ref": "#/components/schemas/TrackChange"})},
-                "responses": {"200": {"description": "The case's track and history"},
-                              **_problems(400, 401, 403, 404, 409, 422, 503)},
-            }},
-            "/api/v1/convenant": {"get": {
-                "summary": "The convenant in force",
-                "responses": {"200": {"description": "id, title, version, effective date, "
-                                                     "hash"}, **_problems(401, 503)},
-            }},
-            "/api/v1/audit": {"get": {
-                "summary": "Audit records (privacy officer, purpose toezicht)",
-                "description": "Filters combine with AND. The BSN is turned into the young "
-                               "person's keyed pseudonym on the server. Paged by after_seq.",
-                "parameters": [
-                    *({"name": n, "in": "query", "schema": {"type": "string"}}
-                      for n in ("bsn", "person", "party", "purpose", "action", "outcome",
-                                "event", "case_id")),
-                    {"name": "since", "in": "query", "schema": {"type": "string",
-                                                                "format": "date-time"}},
-                    {"name": "until", "in": "query", "schema": {"type": "string",
-                                                                "format": "date-time"}},
-                    {"name": "after_seq", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer",
-                                                                "maximum": 1000}}],
-                "responses": {"200": {"description": "A page of records (names, never "
-                                                     "values)"},
-                              **_problems(400, 401, 403, 422, 503)},
-            }},
-            "/api/v1/audit/verify": {"get": {
-                "summary": "Verify the chain against the kept checkpoints",
-                "parameters": [{"name": "deep", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "intact, or the first bad seq"},
-                              **_problems(401, 403, 503)},
-            }},
-            "/api/v1/audit/checkpoints": {
-                "get": {"summary": "The signed checkpoints and their public key",
-                        "responses": {"200": {"description": "checkpoints"},
-                                      **_problems(401, 403, 503)}},
-                "post": {"summary": "Sign a checkpoint of the current head now",
-                         "responses": {"201": {"description": "the checkpoint"},
-                                       **_problems(401, 403, 503)}},
+            "/api/v1/signals": {
+                "post": {
+                    "summary": "Submit a signal about a young person",
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/Signal"}),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Stored",
+                            **_json({"$ref": "#/components/schemas/SignalReceipt"}),
+                        },
+                        **_problems(400, 401, 403, 413, 422, 503),
+                    },
+                }
             },
-            "/api/v1/audit/anomalies": {"get": {
-                "summary": "Refused attempts, access outside the case team, bulk views, views "
-                           "outside office hours",
-                "parameters": [{"name": n, "in": "query",
-                                "schema": {"type": "string", "format": "date-time"}}
-                               for n in ("since", "until")],
-                "responses": {"200": {"description": "the anomalies of the period"},
-                              **_problems(400, 401, 403, 503)},
-            }},
-            "/api/v1/subjects/access-report": {"get": {
-                "summary": "Access report for a young person (purpose inzageverzoek)",
-                "parameters": [{"name": "bsn", "in": "query", "required": True,
-                                "schema": {"type": "string"}},
-                               {"name": "format", "in": "query",
-                                "schema": {"type": "string", "enum": ["json", "html"]}}],
-                "responses": {"200": {"description": "data held, from whom, and every "
-                                                     "disclosure (JSON or printable HTML)"},
-                              **_problems(401, 403, 422, 503)},
-            }},
-            "/api/v1/convenant/explain": {"get": {
-                "summary": "Every field with effect, rule, legal basis and explanation",
-                "parameters": [{"name": n, "in": "query", "required": True,
-                                "schema": {"type": "string"}}
-                               for n in ("party", "role", "purpose", "track")],
-                "responses": {"200": {"description": "The explanation"},
-                              **_problems(401, 422, 503)},
-            }},
-            "/api/v1/openapi.json": {"get": {
-                "summary": "This document", "security": [],
-                "responses": {"200": {"description": "OpenAPI 3.1"}},
-            }},
-            "/healthz": {"get": {"summary": "Liveness", "security": [],
-                                 "responses": {"200": {"description": "ok"}}}},
-            "/readyz": {"get": {"summary": "Readiness (database and audit log)", "security": [],
-                                "responses": {"200": {"description": "ready"},
-                                              "503": {"description": "not ready"}}}},
+            "/api/v1/cases": {
+                "get": {
+                    "summary": "The cases the caller may see",
+                    "parameters": [
+                        _PURPOSE,
+                        _ROLE,
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
+                        {
+                            "name": "per_page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of cases",
+                            **_json({"$ref": "#/components/schemas/CaseList"}),
+                        },
+                        **_problems(400, 401, 403, 503),
+                    },
+                }
+            },
+            "/api/v1/cases/{case_id}": {
+                "get": {
+                    "summary": "One case, as the convenant lets the caller see it",
+                    "parameters": [_CASE_ID, _PURPOSE, _ROLE],
+                    "responses": {
+                        "200": {
+                            "description": "The case view",
+                            **_json({"$ref": "#/components/schemas/CaseView"}),
+                        },
+                        **_problems(401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/cases/{case_id}/track": {
+                "post": {
+                    "summary": "Assign the case to a track (coordinator)",
+                    "parameters": [_CASE_ID],
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/TrackChange"}),
+                    },
+                    "responses": {
+                        "200": {"description": "The case's track and history"},
+                        **_problems(400, 401, 403, 404, 409, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/convenant": {
+                "get": {
+                    "summary": "The convenant in force",
+                    "responses": {
+                        "200": {"description": "id, title, version, effective date, hash"},
+                        **_problems(401, 503),
+                    },
+                }
+            },
+            "/api/v1/audit": {
+                "get": {
+                    "summary": "Audit records (privacy officer, purpose toezicht)",
+                    "description": "Filters combine with AND. The BSN is turned into the young "
+                    "person's keyed pseudonym on the server. Paged by after_seq.",
+                    "parameters": [
+                        *(
+                            {"name": n, "in": "query", "schema": {"type": "string"}}
+                            for n in (
+                                "bsn",
+                                "person",
+                                "party",
+                                "purpose",
+                                "action",
+                                "outcome",
+                                "event",
+                                "case_id",
+                            )
+                        ),
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time"},
+                        },
+                        {
+                            "name": "until",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time"},
+                        },
+                        {"name": "after_seq", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "maximum": 1000},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "A page of records (names, never values)"},
+                        **_problems(400, 401, 403, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/audit/verify": {
+                "get": {
+                    "summary": "Verify the chain against the kept checkpoints",
+                    "parameters": [{"name": "deep", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "intact, or the first bad seq"},
+                        **_problems(401, 403, 503),
+                    },
+                }
+            },
+            "/api/v1/audit/checkpoints": {
+                "get": {
+                    "summary": "The signed checkpoints and their public key",
+                    "responses": {
+                        "200": {"description": "checkpoints"},
+                        **_problems(401, 403, 503),
+                    },
+                },
+                "post": {
+                    "summary": "Sign a checkpoint of the current head now",
+                    "responses": {
+                        "201": {"description": "the checkpoint"},
+                        **_problems(401, 403, 503),
+                    },
+                },
+            },
+            "/api/v1/audit/anomalies": {
+                "get": {
+                    "summary": "Refused attempts, access outside the case team, bulk views, views "
+                    "outside office hours",
+                    "parameters": [
+                        {
+                            "name": n,
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time"},
+                        }
+                        for n in ("since", "until")
+                    ],
+                    "responses": {
+                        "200": {"description": "the anomalies of the period"},
+                        **_problems(400, 401, 403, 503),
+                    },
+                }
+            },
+            "/api/v1/subjects/access-report": {
+                "get": {
+                    "summary": "Access report for a young person (purpose inzageverzoek)",
+                    "parameters": [
+                        {
+                            "name": "bsn",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["json", "html"]},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "data held, from whom, and every "
+                            "disclosure (JSON or printable HTML)"
+                        },
+                        **_problems(401, 403, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/convenant/explain": {
+                "get": {
+                    "summary": "Every field with effect, rule, legal basis and explanation",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": True, "schema": {"type": "string"}}
+                        for n in ("party", "role", "purpose", "track")
+                    ],
+                    "responses": {
+                        "200": {"description": "The explanation"},
+                        **_problems(401, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "security": [],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness (database and audit log)",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "not ready"},
+                    },
+                }
+            },
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT (RFC 9068)"}},
-            "responses": {"Problem": {"description": "RFC 9457 problem details",
-                                      "content": {"application/problem+json": {"schema": {
-                                          "$ref": "#/components/schemas/Problem"}}}}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (RFC 9068)"}
+            },
+            "responses": {
+                "Problem": {
+                    "description": "RFC 9457 problem details",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                }
+            },
             "schemas": {
-                "Problem": {"type": "object", "required": ["type", "title", "status", "detail"],
-                            "properties": {"type": {"type": "string"},
-                                           "title": {"type": "string"},
-                                           "status": {"type": "integer"},
-                                           "code": {"type": "string"},
-                                           "detail": {"type": "string"},
-                                           "instance": {"type": "string"},
-                                           "request_id": {"type": "string"},
-                                           "errors": {"type": "array", "items": {
-                                               "type": "object",
-                                               "properties": {"field": {"type": "string"},
-                                                              "problem": {"type": "string"}}}}}},
-                "Signal": {"type": "object", "required": ["subject", "fields"],
-                           "additionalProperties": False,
-                           "properties": {
-                               "subject": {"oneOf": [
-                                   {"type": "object", "required": ["bsn"],
-                                    "properties": {"bsn": {"type": "string",
-                                                           "pattern": "^[0-9]{9}$"}}},
-                                   {"type": "object",
-                                    "required": ["surname", "given_names", "birth_date",
-                                                 "postcode", "house_number"],
-                                    "properties": {"surname": {"type": "string"},
-                                                   "given_names": {"type": "string"},
-                                                   "birth_date": {"type": "string",
-                                                                  "format": "date"},
-                                                   "postcode": {"type": "string"},
-                                                   "house_number": {"type": "string"}}}]},
-                               "fields": {"type": "object",
-                                          "description": "Field name → value; only fields "
-                                                         "your party may supply."},
-                               "summary": {"type": "string", "maxLength": 4000}}},
-                "SignalReceipt": {"type": "object",
-                                  "properties": {"signal_id": {"type": "string"},
-                                                 "case_id": {"type": "string"},
-                                                 "new_case": {"type": "boolean"}}},
-                "CaseList": {"type": "object",
-                             "properties": {"items": {"type": "array"},
-                                            "page": {"type": "integer"},
-                                            "per_page": {"type": "integer"},
-                                            "total": {"type": "integer"}}},
-                "CaseView": {"type": "object",
-                             "required": ["case_id", "track", "convenant_version", "fields",
-                                          "withheld", "sources"],
-                             "properties": {
-                                 "case_id": {"type": "string"},
-                                 "track": {"type": "string"},
-                                 "convenant_version": {"type": "string"},
-                                 "convenant_hash": {"type": "string"},
-                                 "fields": {"type": "object"},
-                                 "effects": {"type": "object"},
-                                 "withheld": {"type": "array", "items": {
-                                     "type": "object",
-                                     "properties": {"field": {"type": "string"},
-                                                    "reason": {"type": "string"},
-                                                    "rule": {"type": "string"},
-                                                    "legal_basis": {"type": ["string",
-                                                                             "null"]}}}},
-                                 "sources": {"type": "object"},
-                                 "involvement": {"type": "object"}}},
-                "TrackChange": {"type": "object", "required": ["track", "reason"],
-                                "additionalProperties": False,
-                                "properties": {"track": {"type": "string"},
-                                               "case_director": {"type": "string"},
-                                               "reason": {"type": "string"}}},
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "detail"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "code": {"type": "string"},
+                        "detail": {"type": "string"},
+                        "instance": {"type": "string"},
+                        "request_id": {"type": "string"},
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "field": {"type": "string"},
+                                    "problem": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+                "Signal": {
+                    "type": "object",
+                    "required": ["subject", "fields"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "subject": {
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["bsn"],
+                                    "properties": {
+                                        "bsn": {"type": "string", "pattern": "^[0-9]{9}$"}
+                                    },
+                                },
+                                {
+                                    "type": "object",
+                                    "required": [
+                                        "surname",
+                                        "given_names",
+                                        "birth_date",
+                                        "postcode",
+                                        "house_number",
+                                    ],
+                                    "properties": {
+                                        "surname": {"type": "string"},
+                                        "given_names": {"type": "string"},
+                                        "birth_date": {"type": "string", "format": "date"},
+                                        "postcode": {"type": "string"},
+                                        "house_number": {"type": "string"},
+                                    },
+                                },
+                            ]
+                        },
+                        "fields": {
+                            "type": "object",
+                            "description": "Field name → value; only fields your party may supply.",
+                        },
+                        "summary": {"type": "string", "maxLength": 4000},
+                    },
+                },
+                "SignalReceipt": {
+                    "type": "object",
+                    "properties": {
+                        "signal_id": {"type": "string"},
+                        "case_id": {"type": "string"},
+                        "new_case": {"type": "boolean"},
+                    },
+                },
+                "CaseList": {
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array"},
+                        "page": {"type": "integer"},
+                        "per_page": {"type": "integer"},
+                        "total": {"type": "integer"},
+                    },
+                },
+                "CaseView": {
+                    "type": "object",
+                    "required": [
+                        "case_id",
+                        "track",
+                        "convenant_version",
+                        "fields",
+                        "withheld",
+                        "sources",
+                    ],
+                    "properties": {
+                        "case_id": {"type": "string"},
+                        "track": {"type": "string"},
+                        "convenant_version": {"type": "string"},
+                        "convenant_hash": {"type": "string"},
+                        "fields": {"type": "object"},
+                        "effects": {"type": "object"},
+                        "withheld": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "field": {"type": "string"},
+                                    "reason": {"type": "string"},
+                                    "rule": {"type": "string"},
+                                    "legal_basis": {"type": ["string", "null"]},
+                                },
+                            },
+                        },
+                        "sources": {"type": "object"},
+                        "involvement": {"type": "object"},
+                    },
+                },
+                "TrackChange": {
+                    "type": "object",
+                    "required": ["track", "reason"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "track": {"type": "string"},
+                        "case_director": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
             },
         },
     }

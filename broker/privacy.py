@@ -80,17 +80,28 @@ def record_dict(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-def query_audit(session: Session, rt: Runtime, ctx: Context, query: AuditQuery,
-                bsn_given: bool) -> dict[str, Any]:
+def query_audit(
+    session: Session, rt: Runtime, ctx: Context, query: AuditQuery, bsn_given: bool
+) -> dict[str, Any]:
     """A page of audit records for the filters; the query itself is audited."""
     records = rt.audit.query(session, query)
     entry = ctx.entry(
-        "audit.query", "search", "success", subject=query.subject,
+        "audit.query",
+        "search",
+        "success",
+        subject=query.subject,
         legal_basis=rt.convenant.purposes[ctx.purpose].legal_basis if ctx.purpose else None,
-        detail={"by_bsn": bsn_given, "results": len(records), "after_seq": query.after_seq,
-                "party": query.party, "person": query.person_id, "event": query.event,
-                "outcome": query.outcome, "action": query.action,
-                "filter_purpose": query.purpose},
+        detail={
+            "by_bsn": bsn_given,
+            "results": len(records),
+            "after_seq": query.after_seq,
+            "party": query.party,
+            "person": query.person_id,
+            "event": query.event,
+            "outcome": query.outcome,
+            "action": query.action,
+            "filter_purpose": query.purpose,
+        },
     )
     audit_and_commit(session, rt, [entry])
     return {
@@ -99,11 +110,21 @@ def query_audit(session: Session, rt: Runtime, ctx: Context, query: AuditQuery,
     }
 
 
-def verify_log(session: Session, rt: Runtime, *, deep: bool = False,
-               checkpoints: list[Checkpoint] | None = None) -> Verification:
+def verify_log(
+    session: Session,
+    rt: Runtime,
+    *,
+    deep: bool = False,
+    checkpoints: list[Checkpoint] | None = None,
+) -> Verification:
     """Verify the stored chain against its (or the given) checkpoints and our public key."""
-    return verify_store(rt.audit, session, checkpoints=checkpoints,
-                        public_key=rt.checkpoint_key.public_key(), deep=deep)
+    return verify_store(
+        rt.audit,
+        session,
+        checkpoints=checkpoints,
+        public_key=rt.checkpoint_key.public_key(),
+        deep=deep,
+    )
 
 
 def make_checkpoint(session: Session, rt: Runtime) -> Checkpoint:
@@ -122,12 +143,14 @@ def public_key_pem(rt: Runtime) -> str:
     return public_key_to_pem(rt.checkpoint_key.public_key()).decode()
 
 
-def _window(session: Session, rt: Runtime, since: dt.datetime, until: dt.datetime,
-            **filters: Any) -> Iterator[AuditRecord]:
+def _window(
+    session: Session, rt: Runtime, since: dt.datetime, until: dt.datetime, **filters: Any
+) -> Iterator[AuditRecord]:
     after = 0
     while True:
-        page = rt.audit.query(session, AuditQuery(since=since, until=until, after_seq=after,
-                                                  limit=1000, **filters))
+        page = rt.audit.query(
+            session, AuditQuery(since=since, until=until, after_seq=after, limit=1000, **filters)
+        )
         yield from page
         if len(page) < 1000:
             return
@@ -139,8 +162,15 @@ def _office_hours(text: str) -> tuple[dt.time, dt.time]:
     return dt.time.fromisoformat(start), dt.time.fromisoformat(end)
 
 
-def anomalies(session: Session, rt: Runtime, ctx: Context, since: dt.datetime,
-              until: dt.datetime, office_hours: str, bulk_limit: int) -> dict[str, Any]:
+def anomalies(
+    session: Session,
+    rt: Runtime,
+    ctx: Context,
+    since: dt.datetime,
+    until: dt.datetime,
+    office_hours: str,
+    bulk_limit: int,
+) -> dict[str, Any]:
     """What the privacy officer should look at in a period; the look is audited."""
     refused: list[dict[str, Any]] = []
     outside_team: list[dict[str, Any]] = []
@@ -150,7 +180,8 @@ def anomalies(session: Session, rt: Runtime, ctx: Context, since: dt.datetime,
     for record in _window(session, rt, since, until):
         e = record.entry
         if e.outcome in ("denied", "not_found", "unauthorized") and (
-                e.event.startswith(("case.", "signal.", "track.", "subject."))):
+            e.event.startswith(("case.", "signal.", "track.", "subject."))
+        ):
             refused.append(record_dict(record))
         if e.detail.get("reason") == "not_on_case_team" or e.detail.get("own_data_only"):
             outside_team.append(record_dict(record))
@@ -167,25 +198,46 @@ def anomalies(session: Session, rt: Runtime, ctx: Context, since: dt.datetime,
         for right in range(len(views)):
             while views[right][0] - views[left][0] > dt.timedelta(hours=1):
                 left += 1
-            distinct = {s for _, s in views[left:right + 1]}
+            distinct = {s for _, s in views[left : right + 1]}
             if len(distinct) > bulk_limit:
-                bulk.append({"person_id": person, "young_people": len(distinct),
-                             "from": views[left][0].isoformat(),
-                             "until": views[right][0].isoformat()})
+                bulk.append(
+                    {
+                        "person_id": person,
+                        "young_people": len(distinct),
+                        "from": views[left][0].isoformat(),
+                        "until": views[right][0].isoformat(),
+                    }
+                )
                 break
-    entry = ctx.entry("audit.anomalies", "search", "success",
-                      detail={"refused": len(refused), "outside_team": len(outside_team),
-                              "after_hours": len(after_hours), "bulk": len(bulk)})
+    entry = ctx.entry(
+        "audit.anomalies",
+        "search",
+        "success",
+        detail={
+            "refused": len(refused),
+            "outside_team": len(outside_team),
+            "after_hours": len(after_hours),
+            "bulk": len(bulk),
+        },
+    )
     audit_and_commit(session, rt, [entry])
-    return {"since": since.isoformat(), "until": until.isoformat(),
-            "refused": refused, "outside_case_team": outside_team,
-            "outside_office_hours": after_hours, "bulk_views": bulk,
-            "settings": {"office_hours": office_hours + " Europe/Amsterdam, weekdays",
-                         "bulk_limit_per_hour": bulk_limit}}
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "refused": refused,
+        "outside_case_team": outside_team,
+        "outside_office_hours": after_hours,
+        "bulk_views": bulk,
+        "settings": {
+            "office_hours": office_hours + " Europe/Amsterdam, weekdays",
+            "bulk_limit_per_hour": bulk_limit,
+        },
+    }
 
 
-def access_report(session: Session, rt: Runtime, ctx: Context, bsn: str,
-                  years: int = 4) -> dict[str, Any]:
+def access_report(
+    session: Session, rt: Runtime, ctx: Context, bsn: str, years: int = 4
+) -> dict[str, Any]:
     """For a young person: which data is held and from whom, and every disclosure.
 
     Names fields and parties, never values: the privacy officer sees no case content; the
@@ -196,44 +248,76 @@ def access_report(session: Session, rt: Runtime, ctx: Context, bsn: str,
     held: list[dict[str, Any]] = []
     cases: list[dict[str, Any]] = []
     if person is not None:
-        for case in session.scalars(select(Case).where(Case.young_person_id == person.id)
-                                    .order_by(Case.opened_at)):
-            cases.append({"case_id": case.id, "track": case.track,
-                          "opened_at": case.opened_at.isoformat(),
-                          "closed_at": case.closed_at.isoformat() if case.closed_at else None,
-                          "history": [{"from": h.from_track, "to": h.to_track,
-                                       "at": h.decided_at.isoformat()}
-                                      for h in case.track_changes],
-                          "signals": [{"party": p, "received_at": at.isoformat()}
-                                      for p, at in session.execute(
-                                          select(Signal.party, Signal.received_at)
-                                          .where(Signal.case_id == case.id)
-                                          .order_by(Signal.received_at))]})
+        for case in session.scalars(
+            select(Case).where(Case.young_person_id == person.id).order_by(Case.opened_at)
+        ):
+            cases.append(
+                {
+                    "case_id": case.id,
+                    "track": case.track,
+                    "opened_at": case.opened_at.isoformat(),
+                    "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+                    "history": [
+                        {"from": h.from_track, "to": h.to_track, "at": h.decided_at.isoformat()}
+                        for h in case.track_changes
+                    ],
+                    "signals": [
+                        {"party": p, "received_at": at.isoformat()}
+                        for p, at in session.execute(
+                            select(Signal.party, Signal.received_at)
+                            .where(Signal.case_id == case.id)
+                            .order_by(Signal.received_at)
+                        )
+                    ],
+                }
+            )
             rows = session.execute(
-                select(FieldValue.field, FieldValue.party, FieldValue.regime,
-                       FieldValue.supplied_at).where(FieldValue.case_id == case.id)
-                .order_by(FieldValue.id))
+                select(
+                    FieldValue.field, FieldValue.party, FieldValue.regime, FieldValue.supplied_at
+                )
+                .where(FieldValue.case_id == case.id)
+                .order_by(FieldValue.id)
+            )
             for name, party, regime, supplied_at in rows:
                 field = rt.convenant.fields.get(name)
-                held.append({"case_id": case.id, "field": name,
-                             "category": field.category if field else None,
-                             "description": field.description if field else None,
-                             "party": party, "regime": regime,
-                             "supplied_at": supplied_at.isoformat()})
+                held.append(
+                    {
+                        "case_id": case.id,
+                        "field": name,
+                        "category": field.category if field else None,
+                        "description": field.description if field else None,
+                        "party": party,
+                        "regime": regime,
+                        "supplied_at": supplied_at.isoformat(),
+                    }
+                )
     since = utcnow() - dt.timedelta(days=365 * years + years // 4 + 1)
     disclosures = [
-        {"time": r.time.isoformat(), "event": r.entry.event, "party": r.entry.party,
-         "role": r.entry.role, "person": r.entry.person_name or r.entry.person_id,
-         "purpose": r.entry.purpose, "legal_basis": r.entry.legal_basis,
-         "case_id": r.entry.case_id, "fields": dict(r.entry.fields_disclosed),
-         "outcome": r.entry.outcome}
+        {
+            "time": r.time.isoformat(),
+            "event": r.entry.event,
+            "party": r.entry.party,
+            "role": r.entry.role,
+            "person": r.entry.person_name or r.entry.person_id,
+            "purpose": r.entry.purpose,
+            "legal_basis": r.entry.legal_basis,
+            "case_id": r.entry.case_id,
+            "fields": dict(r.entry.fields_disclosed),
+            "outcome": r.entry.outcome,
+        }
         for r in _window(session, rt, since, utcnow() + dt.timedelta(seconds=1), subject=key)
         if r.entry.event in DISCLOSURE_EVENTS and r.entry.outcome == "success"
     ]
-    entry = ctx.entry("subject.access_report", "read", "success", subject=key,
-                      legal_basis=rt.convenant.purposes["inzageverzoek"].legal_basis
-                      if "inzageverzoek" in rt.convenant.purposes else None,
-                      detail={"found": person is not None, "disclosures": len(disclosures)})
+    entry = ctx.entry(
+        "subject.access_report",
+        "read",
+        "success",
+        subject=key,
+        legal_basis=rt.convenant.purposes["inzageverzoek"].legal_basis
+        if "inzageverzoek" in rt.convenant.purposes
+        else None,
+        detail={"found": person is not None, "disclosures": len(disclosures)},
+    )
     audit_and_commit(session, rt, [entry])
     return {
         "subject": key,
@@ -249,8 +333,10 @@ def access_report(session: Session, rt: Runtime, ctx: Context, bsn: str,
 
 # ── export and offline verification ─────────────────────────────────────────────────────────
 
-def export_lines(session: Session, rt: Runtime, since: dt.datetime | None,
-                 until: dt.datetime | None) -> Iterator[str]:
+
+def export_lines(
+    session: Session, rt: Runtime, since: dt.datetime | None, until: dt.datetime | None
+) -> Iterator[str]:
     """JSON lines: a header, the kept checkpoints, then every record in the period (as stored).
 
     The range is widened back to the nearest checkpoint so the export verifies on its own.
@@ -260,20 +346,34 @@ def export_lines(session: Session, rt: Runtime, since: dt.datetime | None,
     anchors = [c for c in checkpoints if c.seq < first]
     anchor = anchors[-1].seq if anchors else 0
     start = anchor + 1
-    yield json.dumps({"type": "header", "format": EXPORT_FORMAT, "from_seq": start,
-                      "until_seq": last, "exported_at": utcnow().isoformat(),
-                      "public_key": public_key_pem(rt)})
+    yield json.dumps(
+        {
+            "type": "header",
+            "format": EXPORT_FORMAT,
+            "from_seq": start,
+            "until_seq": last,
+            "exported_at": utcnow().isoformat(),
+            "public_key": public_key_pem(rt),
+        }
+    )
     for c in checkpoints:
-        yield json.dumps({"type": "checkpoint", "checkpoint": json.loads(
-            checkpoint_to_json(c))})
+        yield json.dumps({"type": "checkpoint", "checkpoint": json.loads(checkpoint_to_json(c))})
     for link in rt.audit.links(session, since_seq=start, until_seq=last):
-        yield json.dumps({"type": "record", "seq": link.seq, "prev_hash": link.prev_hash,
-                          "hash": link.hash, "body": link.body.decode("utf-8")},
-                         ensure_ascii=False)
+        yield json.dumps(
+            {
+                "type": "record",
+                "seq": link.seq,
+                "prev_hash": link.prev_hash,
+                "hash": link.hash,
+                "body": link.body.decode("utf-8"),
+            },
+            ensure_ascii=False,
+        )
 
 
-def _seq_bounds(session: Session, since: dt.datetime | None,
-                until: dt.datetime | None) -> tuple[int, int]:
+def _seq_bounds(
+    session: Session, since: dt.datetime | None, until: dt.datetime | None
+) -> tuple[int, int]:
     """The first seq at or after `since` and the last before `until` (all when None)."""
     seq, time = AuditRecordRow.seq, AuditRecordRow.time
     first = session.scalar(select(func.min(seq)).where(*([time >= since] if since else [])))
@@ -294,8 +394,9 @@ def verify_export(lines: Iterator[str], public_key: Any) -> Verification:
         if kind == "checkpoint":
             checkpoints.append(checkpoint_from_json(json.dumps(item["checkpoint"])))
         elif kind == "record":
-            links.append(Link(item["seq"], item["prev_hash"], item["hash"],
-                              item["body"].encode("utf-8")))
+            links.append(
+                Link(item["seq"], item["prev_hash"], item["hash"], item["body"].encode("utf-8"))
+            )
             last_seq = item["seq"]
         elif kind == "header":
             last_seq = item.get("until_seq", 0)
@@ -307,31 +408,48 @@ def verify_export(lines: Iterator[str], public_key: Any) -> Verification:
 
 # ── retention ───────────────────────────────────────────────────────────────────────────────
 
-def purge_audit(session: Session, rt: Runtime, ctx: Context, now: dt.datetime,
-                dry_run: bool) -> dict[str, Any]:
+
+def purge_audit(
+    session: Session, rt: Runtime, ctx: Context, now: dt.datetime, dry_run: bool
+) -> dict[str, Any]:
     """Delete audit records past retention, anchored by a signed checkpoint; audited."""
     years = rt.convenant.retention.audit_record_years
     cutoff = now - dt.timedelta(days=365 * years + years // 4 + 1)
     seq = AuditRecordRow.seq
     last_due, first = session.execute(
-        select(func.max(seq), func.min(seq)).where(AuditRecordRow.time < cutoff)).one()
+        select(func.max(seq), func.min(seq)).where(AuditRecordRow.time < cutoff)
+    ).one()
     if last_due is None:
         session.rollback()
-        return {"cutoff": cutoff.isoformat(), "records": 0, "through_seq": None,
-                "dry_run": dry_run}
+        return {"cutoff": cutoff.isoformat(), "records": 0, "through_seq": None, "dry_run": dry_run}
     count = last_due - first + 1
     if dry_run:
         session.rollback()
-        return {"cutoff": cutoff.isoformat(), "records": count, "through_seq": last_due,
-                "dry_run": True}
+        return {
+            "cutoff": cutoff.isoformat(),
+            "records": count,
+            "through_seq": last_due,
+            "dry_run": True,
+        }
     at = next(iter(rt.audit.links(session, since_seq=last_due, until_seq=last_due)))
     kept = {c.seq for c in rt.audit.checkpoints(session)}
     if last_due not in kept:
         rt.audit.add_checkpoint(session, sign_checkpoint(rt.checkpoint_key, at.seq, at.hash))
     deleted = rt.audit.purge_through(session, last_due)
-    entry = ctx.entry("retention.purge", "delete", "success",
-                      detail={"audit_records": deleted, "through_seq": last_due,
-                              "cutoff": cutoff.date().isoformat()})
+    entry = ctx.entry(
+        "retention.purge",
+        "delete",
+        "success",
+        detail={
+            "audit_records": deleted,
+            "through_seq": last_due,
+            "cutoff": cutoff.date().isoformat(),
+        },
+    )
     audit_and_commit(session, rt, [entry])
-    return {"cutoff": cutoff.isoformat(), "records": deleted, "through_seq": last_due,
-            "dry_run": False}
+    return {
+        "cutoff": cutoff.isoformat(),
+        "records": deleted,
+        "through_seq": last_due,
+        "dry_run": False,
+    }

@@ -26,8 +26,17 @@ _TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
-_OUTCOMES = {401: "unauthorized", 403: "denied", 404: "not_found", 409: "conflict",
-             413: "invalid", 400: "invalid", 422: "invalid", 415: "invalid", 405: "invalid"}
+_OUTCOMES = {
+    401: "unauthorized",
+    403: "denied",
+    404: "not_found",
+    409: "conflict",
+    413: "invalid",
+    400: "invalid",
+    422: "invalid",
+    415: "invalid",
+    405: "invalid",
+}
 
 
 class Problem(Exception):
@@ -36,8 +45,15 @@ class Problem(Exception):
     The detail and extras name fields and rules — never a field's value.
     """
 
-    def __init__(self, status: int, code: str, detail: str, *,
-                 audit: dict[str, Any] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        audit: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
@@ -85,8 +101,11 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = {
-            400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-            413: "request_too_large", 415: "unsupported_media_type",
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "request_too_large",
+            415: "unsupported_media_type",
         }.get(status, "http_error")
         detail = {
             404: "There is no such resource.",
@@ -101,8 +120,12 @@ def init_app(app: Flask) -> None:
         # Only the exception type and where it was raised: an exception's message can carry
         # values (SQL parameters, a field's content), and those never reach a log line.
         frames = traceback.extract_tb(exc.__traceback__)[-6:]
-        log.error("unhandled_error", error_type=type(exc).__name__,
-                  where=[f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in frames])
+        log.error(
+            "unhandled_error",
+            error_type=type(exc).__name__,
+            where=[f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in frames],
+        )
         g.problem = Problem(500, "internal_error", "An unexpected error occurred.")
-        return problem_response(500, "internal_error",
-                                "An unexpected error occurred; it has been logged.")
+        return problem_response(
+            500, "internal_error", "An unexpected error occurred; it has been logged."
+        )

@@ -61,9 +61,11 @@ class Runtime:
                 audience=config["AUDIENCE"],
                 ttl=int(config["TOKEN_TTL"]),
             ),
-            subject_secret=bytes.fromhex(subject) if subject
+            subject_secret=bytes.fromhex(subject)
+            if subject
             else instance_secret(instance, "subject-key"),
-            pseudonym_key=bytes.fromhex(pseudonym) if pseudonym
+            pseudonym_key=bytes.fromhex(pseudonym)
+            if pseudonym
             else instance_secret(instance, "pseudonym-key"),
             instance=instance,
             validator=SignalValidator(convenant),

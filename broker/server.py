@@ -26,12 +26,14 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 def serve(host: str, port: int, workers: int = 2, threads: int = 4) -> None:
     """Run gunicorn with each worker building its own app (no shared connections)."""
-    _Server({
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "accesslog": None,
-        "errorlog": "-",
-        "timeout": 60,
-        "graceful_timeout": 10,
-    }).run()
+    _Server(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "accesslog": None,
+            "errorlog": "-",
+            "timeout": 60,
+            "graceful_timeout": 10,
+        }
+    ).run()

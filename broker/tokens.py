@@ -36,8 +36,16 @@ class TokenService:
     ttl: int = 900
     clock: Callable[[], float] = time.time
 
-    def issue(self, *, subject: str, party: str, roles: list[str], name: str,
-              client_id: str = "broker-cli", ttl: int | None = None) -> tuple[str, dict[str, Any]]:
+    def issue(
+        self,
+        *,
+        subject: str,
+        party: str,
+        roles: list[str],
+        name: str,
+        client_id: str = "broker-cli",
+        ttl: int | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         """A signed token and its claims."""
         now = int(self.clock())
         claims = {
@@ -80,8 +88,10 @@ class TokenService:
         try:
             registry.validate(decoded.claims)
         except JoseError as exc:
-            raise TokenError(f"the token is not accepted ({exc.error}: "
-                             f"{getattr(exc, 'claim', '') or exc.description})") from None
+            raise TokenError(
+                f"the token is not accepted ({exc.error}: "
+                f"{getattr(exc, 'claim', '') or exc.description})"
+            ) from None
         claims = decoded.claims
         if not isinstance(claims.get("sub"), str):
             raise TokenError("the token has no subject")

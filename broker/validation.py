@@ -83,11 +83,19 @@ def _rules_for(field: policies.Field) -> dict[str, Any]:
     kind = field.type
     rules: dict[str, Any]
     if kind is FieldType.STRING:
-        rules = {"type": "string", "empty": False, "maxlength": MAX_STRING,
-                 "check_with": "clean_text"}
+        rules = {
+            "type": "string",
+            "empty": False,
+            "maxlength": MAX_STRING,
+            "check_with": "clean_text",
+        }
     elif kind is FieldType.TEXT:
-        rules = {"type": "string", "empty": False, "maxlength": MAX_TEXT,
-                 "check_with": "clean_text"}
+        rules = {
+            "type": "string",
+            "empty": False,
+            "maxlength": MAX_TEXT,
+            "check_with": "clean_text",
+        }
     elif kind is FieldType.INTEGER:
         rules = {"type": "integer", "min": 0, "max": MAX_INTEGER, "check_with": "strict_integer"}
     elif kind is FieldType.BOOLEAN:
@@ -125,13 +133,17 @@ class SignalValidator:
         self.today = today
         self._local = threading.local()
         self._schemas = {
-            party: {name: _rules_for(convenant.fields[name])
-                    for name in convenant.suppliable_fields(party)}
+            party: {
+                name: _rules_for(convenant.fields[name])
+                for name in convenant.suppliable_fields(party)
+            }
             for party in convenant.parties
         }
-        self._identity_schema = {name: _rules_for(convenant.fields[name])
-                                 for name in ("bsn", *FALLBACK_IDENTITY)
-                                 if name in convenant.fields}
+        self._identity_schema = {
+            name: _rules_for(convenant.fields[name])
+            for name in ("bsn", *FALLBACK_IDENTITY)
+            if name in convenant.fields
+        }
 
     def _validator(self, key: str, schema: Mapping[str, Any]) -> _Validator:
         cache: dict[str, _Validator] = self._local.__dict__.setdefault("validators", {})
@@ -147,40 +159,59 @@ class SignalValidator:
         unknown_top = sorted(set(body) - {"subject", "fields", "summary"})
         errors += [{"field": k, "problem": "unknown member"} for k in unknown_top]
         summary = body.get("summary")
-        if summary is not None and (not isinstance(summary, str) or len(summary) > MAX_TEXT
-                                    or not _is_clean(summary)):
-            errors.append({"field": "summary", "problem": f"must be clean text of at most "
-                                                          f"{MAX_TEXT} characters"})
+        if summary is not None and (
+            not isinstance(summary, str) or len(summary) > MAX_TEXT or not _is_clean(summary)
+        ):
+            errors.append(
+                {
+                    "field": "summary",
+                    "problem": f"must be clean text of at most {MAX_TEXT} characters",
+                }
+            )
         fields = body.get("fields", {})
         if not isinstance(fields, dict):
             errors.append({"field": "fields", "problem": "must be an object of field: value"})
             fields = {}
         subject = body.get("subject")
         if not isinstance(subject, dict):
-            errors.append({"field": "subject", "problem": "must be an object with a bsn, or "
-                           "surname, given_names, birth_date, postcode and house_number"})
+            errors.append(
+                {
+                    "field": "subject",
+                    "problem": "must be an object with a bsn, or "
+                    "surname, given_names, birth_date, postcode and house_number",
+                }
+            )
             subject = {}
         errors += self._supply_errors(party, fields)
         schema = self._schemas.get(party, {})
-        checked_fields = self._check(party, schema, {k: v for k, v in fields.items()
-                                                     if k in schema}, "fields", errors)
+        checked_fields = self._check(
+            party, schema, {k: v for k, v in fields.items() if k in schema}, "fields", errors
+        )
         bsn, identity = self._subject(subject, errors)
         subject_fields = {}
         for name, value in ({"bsn": bsn} if bsn else identity or {}).items():
             if name in checked_fields and checked_fields[name] != value:
-                errors.append({"field": f"fields.{name}",
-                               "problem": f"differs from subject.{name}"})
+                errors.append(
+                    {"field": f"fields.{name}", "problem": f"differs from subject.{name}"}
+                )
             elif name in self.convenant.fields and party in self.convenant.fields[name].suppliers:
                 subject_fields[name] = value
-        self._check_age(checked_fields.get("birth_date", subject_fields.get("birth_date")),
-                        errors)
+        self._check_age(checked_fields.get("birth_date", subject_fields.get("birth_date")), errors)
         if errors:
-            raise Problem(422, "invalid_signal",
-                          f"The signal has {len(errors)} problem(s); nothing was stored.",
-                          errors=errors, audit={"problems": len(errors)})
+            raise Problem(
+                422,
+                "invalid_signal",
+                f"The signal has {len(errors)} problem(s); nothing was stored.",
+                errors=errors,
+                audit={"problems": len(errors)},
+            )
         if not checked_fields and not summary:
-            raise Problem(422, "invalid_signal", "The signal holds no fields and no summary.",
-                          errors=[{"field": "fields", "problem": "empty"}])
+            raise Problem(
+                422,
+                "invalid_signal",
+                "The signal holds no fields and no summary.",
+                errors=[{"field": "fields", "problem": "empty"}],
+            )
         return ValidSignal(bsn, identity, checked_fields, subject_fields, summary)
 
     def _supply_errors(self, party: str, fields: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -188,19 +219,31 @@ class SignalValidator:
         for name in fields:
             spec = self.convenant.fields.get(name) if isinstance(name, str) else None
             if spec is None:
-                out.append({"field": f"fields.{name}", "problem": "unknown field: the convenant "
-                            "does not name it"})
+                out.append(
+                    {
+                        "field": f"fields.{name}",
+                        "problem": "unknown field: the convenant does not name it",
+                    }
+                )
             elif party not in spec.suppliers:
-                out.append({
-                    "field": f"fields.{name}",
-                    "problem": f"your party ({party}) may not supply this field; category "
-                               f"{spec.category} may be supplied by "
-                               f"{', '.join(sorted(spec.suppliers))}",
-                })
+                out.append(
+                    {
+                        "field": f"fields.{name}",
+                        "problem": f"your party ({party}) may not supply this field; category "
+                        f"{spec.category} may be supplied by "
+                        f"{', '.join(sorted(spec.suppliers))}",
+                    }
+                )
         return out
 
-    def _check(self, key: str, schema: Mapping[str, Any], document: dict[str, Any],
-               prefix: str, errors: list[dict[str, str]]) -> dict[str, Any]:
+    def _check(
+        self,
+        key: str,
+        schema: Mapping[str, Any],
+        document: dict[str, Any],
+        prefix: str,
+        errors: list[dict[str, str]],
+    ) -> dict[str, Any]:
         validator = self._validator(key, schema)
         if validator.validate(document):
             return dict(validator.document)
@@ -209,24 +252,40 @@ class SignalValidator:
                 errors.append({"field": f"{prefix}.{name}", "problem": str(message)})
         return {}
 
-    def _subject(self, subject: Mapping[str, Any], errors: list[dict[str, str]]
-                 ) -> tuple[str | None, dict[str, str] | None]:
+    def _subject(
+        self, subject: Mapping[str, Any], errors: list[dict[str, str]]
+    ) -> tuple[str | None, dict[str, str] | None]:
         if "bsn" in subject:
-            checked = self._check("subject:bsn", {"bsn": self._identity_schema["bsn"]},
-                                  {"bsn": subject["bsn"]}, "subject", errors)
+            checked = self._check(
+                "subject:bsn",
+                {"bsn": self._identity_schema["bsn"]},
+                {"bsn": subject["bsn"]},
+                "subject",
+                errors,
+            )
             extra = sorted(set(subject) - {"bsn", *FALLBACK_IDENTITY})
             errors += [{"field": f"subject.{k}", "problem": "unknown member"} for k in extra]
             return checked.get("bsn"), None
         missing = [name for name in FALLBACK_IDENTITY if name not in subject]
         if missing:
-            errors.append({"field": "subject", "problem": "give a bsn, or all of "
-                           f"{', '.join(FALLBACK_IDENTITY)} (missing: {', '.join(missing)})"})
+            errors.append(
+                {
+                    "field": "subject",
+                    "problem": "give a bsn, or all of "
+                    f"{', '.join(FALLBACK_IDENTITY)} (missing: {', '.join(missing)})",
+                }
+            )
             return None, None
         extra = sorted(set(subject) - set(FALLBACK_IDENTITY))
         errors += [{"field": f"subject.{k}", "problem": "unknown member"} for k in extra]
         schema = {k: v for k, v in self._identity_schema.items() if k != "bsn"}
-        checked = self._check("subject:identity", schema,
-                              {k: subject[k] for k in FALLBACK_IDENTITY}, "subject", errors)
+        checked = self._check(
+            "subject:identity",
+            schema,
+            {k: subject[k] for k in FALLBACK_IDENTITY},
+            "subject",
+            errors,
+        )
         return None, (checked or None)
 
     def _check_age(self, birth_date: Any, errors: list[dict[str, str]]) -> None:
@@ -238,6 +297,10 @@ class SignalValidator:
         if born > today:
             errors.append({"field": "fields.birth_date", "problem": "lies in the future"})
         elif not MIN_AGE <= age <= MAX_AGE:
-            errors.append({"field": "fields.birth_date",
-                           "problem": "the young person is outside the MultiTeam's target "
-                                      f"group ({MIN_AGE}–{MAX_AGE} years)"})
+            errors.append(
+                {
+                    "field": "fields.birth_date",
+                    "problem": "the young person is outside the MultiTeam's target "
+                    f"group ({MIN_AGE}–{MAX_AGE} years)",
+                }
+            )

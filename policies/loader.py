@@ -287,9 +287,7 @@ class _Checker:
                         (*path, "fields", fname),
                         f"field {fname!r} has the name of a category; names must differ",
                     )
-                constraints = {
-                    k: f[k] for k in ("allowed", "min", "max", "maxlength") if k in f
-                }
+                constraints = {k: f[k] for k in ("allowed", "min", "max", "maxlength") if k in f}
                 fields[fname] = Field(
                     fname,
                     cname,
