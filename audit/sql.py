@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import (
     JSON,
@@ -31,6 +31,8 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
+    bindparam,
     delete,
     event,
     insert,
@@ -251,6 +253,18 @@ def _seq_range(since_seq: int | None, until_seq: int | None) -> list[ColumnEleme
     return where
 
 
+_HEAD: Final = cast(Table, AuditHeadRow.__table__)
+_INSERT_RECORDS: Final = insert(cast(Table, AuditRecordRow.__table__))
+_LOCK_HEAD: Final = (
+    select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.time).where(_HEAD.c.id == 1).with_for_update()
+)
+_MOVE_HEAD: Final = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1, _HEAD.c.seq == bindparam("old_seq"))
+    .values(seq=bindparam("seq"), hash=bindparam("hash"), time=bindparam("time"))
+)
+
+
 class SqlAuditStore:
     """`AuditStore` on a SQLAlchemy `Session`; the caller owns the transaction and commits."""
 
@@ -280,12 +294,13 @@ class SqlAuditStore:
                 record = seal(entry, seq=seq, prev_hash=prev_hash, time=now)
                 sealed.append(record)
                 prev_hash = record.hash
-            session.execute(insert(AuditRecordRow), [_row(r) for r in sealed])
-            moved = session.execute(
-                update(AuditHeadRow)
-                .where(AuditHeadRow.id == 1, AuditHeadRow.seq == head.seq)
-                .values(seq=sealed[-1].seq, hash=sealed[-1].hash, time=now)
-                .execution_options(synchronize_session=False)
+            # Core statements on the tables, built once: the ORM's per-call statement work
+            # was most of an append's cost.
+            connection = session.connection()
+            connection.execute(_INSERT_RECORDS, [_row(r) for r in sealed])
+            moved = connection.execute(
+                _MOVE_HEAD,
+                {"old_seq": head.seq, "seq": sealed[-1].seq, "hash": sealed[-1].hash, "time": now},
             )
             if getattr(moved, "rowcount", 1) != 1:
                 raise AuditWriteError("the audit head moved while it was locked")
@@ -300,15 +315,11 @@ class SqlAuditStore:
         return sealed
 
     def _lock_head(self, session: Session) -> Head:
-        locked = (
-            select(AuditHeadRow.seq, AuditHeadRow.hash, AuditHeadRow.time)
-            .where(AuditHeadRow.id == 1)
-            .with_for_update()
-        )
-        row = session.execute(locked).one_or_none()
+        connection = session.connection()
+        row = connection.execute(_LOCK_HEAD).one_or_none()
         if row is None:
             self._insert_genesis(session)
-            row = session.execute(locked).one()
+            row = connection.execute(_LOCK_HEAD).one()
         return Head(row.seq, row.hash, row.time)
 
     @staticmethod
