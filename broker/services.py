@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 import policies
 from audit import AuditEntry, AuditError, sign_checkpoint
@@ -227,6 +227,15 @@ class CaseValues:
     supplied_at: dict[str, dt.datetime]
 
 
+def _load_case(session: Session, case_id: str) -> Case | None:
+    """The case with its young person and case director, in one query."""
+    return session.scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(joinedload(Case.young_person), joinedload(Case.case_director))
+    )
+
+
 def _values(session: Session, case_id: str) -> CaseValues:
     rows = session.execute(
         select(FieldValue.field, FieldValue.value, FieldValue.party, FieldValue.supplied_at)
@@ -254,7 +263,7 @@ def case_view(session: Session, rt: Runtime, ctx: Context, case_id: str) -> dict
     actor, role, purpose = ctx.actor, ctx.role, ctx.purpose
     assert actor is not None and role is not None and purpose is not None
     _require_case_view(rt, purpose)
-    case = session.get(Case, case_id)
+    case = _load_case(session, case_id)
     if case is None:
         raise Problem(
             404,
