@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 import policies
 from audit import AuditEntry, AuditError, sign_checkpoint
@@ -227,13 +227,26 @@ class CaseValues:
     supplied_at: dict[str, dt.datetime]
 
 
-def _load_case(session: Session, case_id: str) -> Case | None:
-    """The case with its young person and case director, in one query."""
-    return session.scalar(
-        select(Case)
+@dataclass(frozen=True, slots=True)
+class CaseHeader:
+    """What a view needs to know of a case besides its values."""
+
+    id: str
+    track: str
+    opened_at: dt.datetime
+    subject: str
+    case_director: str | None
+
+
+def _load_case(session: Session, case_id: str) -> CaseHeader | None:
+    """The case's header, with its young person's key and case director, in one query."""
+    row = session.execute(
+        select(Case.id, Case.track, Case.opened_at, YoungPerson.subject_key, Person.username)
+        .join(YoungPerson, YoungPerson.id == Case.young_person_id)
+        .outerjoin(Person, Person.id == Case.case_director_id)
         .where(Case.id == case_id)
-        .options(joinedload(Case.young_person), joinedload(Case.case_director))
-    )
+    ).one_or_none()
+    return CaseHeader(*row) if row is not None else None
 
 
 def _values(session: Session, case_id: str) -> CaseValues:
@@ -272,7 +285,7 @@ def case_view(session: Session, rt: Runtime, ctx: Context, case_id: str) -> dict
             audit={"case_id": case_id if len(case_id) <= 64 else None},
         )
     decision = policies.decide(rt.convenant, actor.party, role, purpose, case.track)
-    subject = case.young_person.subject_key
+    subject = case.subject
     current = _values(session, case.id)
     if decision.denial == "not_on_case_team" and actor.party not in current.sources.values():
         raise Problem(
@@ -315,7 +328,7 @@ def case_view(session: Session, rt: Runtime, ctx: Context, case_id: str) -> dict
         },
     }
     if decision.denial is None:
-        body["case_director"] = case.case_director.username if case.case_director else None
+        body["case_director"] = case.case_director
         body["opened_at"] = case.opened_at.isoformat()
     if view.involvement is not None:
         body["involvement"] = {
