@@ -22,14 +22,24 @@ health = Blueprint("health", __name__)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
 PUBLIC_ENDPOINTS = {"api.openapi"}
+# What a partner system (client credentials) may do: submit signals. Never read.
+CLIENT_ENDPOINTS = {"api.signals_create"}
 
 
 @api.before_request
 def authenticate_request() -> None:
-    """Every /api/v1 request but the public ones carries a valid bearer token."""
+    """Every /api/v1 request but the public ones carries a valid bearer token; a partner
+    system's token only reaches the endpoints for partner systems (403 elsewhere)."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    authenticate(db_session(), runtime())
+    actor = authenticate()
+    if actor.is_client and request.endpoint not in CLIENT_ENDPOINTS:
+        raise Problem(
+            403,
+            "client_not_allowed",
+            "A partner system (client credentials) may only submit signals; reading case "
+            "views and the audit log needs a person's token.",
+        )
 
 
 def current_actor() -> Actor:

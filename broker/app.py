@@ -9,10 +9,11 @@ from typing import Any
 
 from flask import Flask
 
-from . import commands, observability, problems, runtime
+from . import auth, commands, oauth, observability, problems, runtime
 from .api import api, health
 from .audit_api import privacy
 from .convenant_cli import default_convenant_path
+from .keys import instance_secret
 
 __all__ = ["create_app"]
 
@@ -29,6 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_EVERY": 1000,  # sign a checkpoint each time the chain grows this much
     "OFFICE_HOURS": "07:00-19:00",  # Europe/Amsterdam, weekdays; views outside are anomalies
     "BULK_VIEW_LIMIT": 10,  # distinct young people one person may open per hour
+    "SECRET_KEY": None,  # signs the login form's session cookie; default: instance folder
+    "SESSION_COOKIE_NAME": "broker_login",
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": None,  # default: when ISSUER is https
 }
 
 
@@ -50,12 +55,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'broker.db'}"
     if not app.config["CONVENANT"]:
         app.config["CONVENANT"] = str(default_convenant_path())
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = instance_secret(instance, "session-key").hex()
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = str(app.config["ISSUER"]).startswith("https://")
     observability.configure_logging(app.config["LOG_LEVEL"])
     runtime.init_app(app)
+    auth.init_app(app)
     problems.init_app(app)
     observability.init_app(app)
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.register_blueprint(privacy)
+    oauth.init_app(app)
     commands.init_app(app)
     return app

@@ -1,38 +1,65 @@
-"""Who is asking: bearer-token authentication, and the role a request acts in."""
+"""Who is asking: bearer tokens checked by Authlib's resource protector, and the role a
+request acts in."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from flask import g, request
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
+from flask import Flask, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import policies
 
-from .models import Person
+from .models import OAuthClient, Person
 from .problems import Problem
-from .runtime import Runtime
-from .tokens import TokenError
+from .runtime import Runtime, db_session
+from .tokens import AccessTokenClaims, AccessTokenValidator, TokenService
 
-__all__ = ["Actor", "authenticate", "choose_role", "request_id", "source_address"]
+__all__ = [
+    "OPERATOR_CLIENT",
+    "SYSTEM_ROLE",
+    "Actor",
+    "BrokerTokenValidator",
+    "authenticate",
+    "choose_role",
+    "init_app",
+    "request_id",
+    "source_address",
+]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+OPERATOR_CLIENT = "broker-cli"  # the client_id of tokens from `broker token`
+SYSTEM_ROLE = "system"  # the role of a partner system (client credentials)
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """An authenticated person acting for a party, from a client."""
+    """Who acts: a person of a party, through a client (`kind` "person"), or a partner
+    system acting for its own party (`kind` "client": `username` is then the client id and
+    `person_id` is None)."""
 
-    person_id: int
+    person_id: int | None
     username: str
     name: str
     party: str
     roles: tuple[str, ...]
     client_id: str
     token_id: str
+    kind: Literal["person", "client"] = "person"
+
+    @property
+    def is_client(self) -> bool:
+        """Whether a partner system (client credentials) acts, not a person."""
+        return self.kind == "client"
 
 
 def request_id() -> str:
@@ -49,32 +76,93 @@ def source_address() -> str | None:
     return request.remote_addr
 
 
-def authenticate(session: Session, rt: Runtime) -> Actor:
-    """The actor behind the request's bearer token; 401 Problem when there is none or it fails."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(
-            401, "missing_token", "This resource needs a bearer token (Authorization: Bearer …)."
+def _no_access(reason: str) -> InvalidTokenError:
+    return InvalidTokenError(description=reason, realm="multiteam-broker")
+
+
+def resolve_actor(session: Session, claims: dict[str, Any]) -> Actor:
+    """The actor behind valid claims, as the database knows it now (roles and party too).
+
+    A token whose `sub` is its `client_id` is a client-credentials token: its client must
+    exist, be enabled and still hold that grant. Any other token is a person's: the person
+    must exist and be enabled, and so must its client (unless an operator issued it).
+    InvalidTokenError otherwise; this runs on every request, so disabling ends access at once.
+    """
+    subject, client_id, jti = claims["sub"], claims["client_id"], str(claims["jti"])
+    if not isinstance(client_id, str):
+        raise _no_access("the token has no valid client_id")
+    client = None
+    if client_id != OPERATOR_CLIENT:
+        client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        if client is None or client.disabled:
+            raise _no_access("the client of this token has no access (unknown or disabled)")
+    if subject == client_id:
+        if client is None or "client_credentials" not in client.grant_types:
+            raise _no_access("the client of this token has no access (unknown or disabled)")
+        return Actor(
+            person_id=None,
+            username=client.client_id,
+            name=client.name,
+            party=client.party,
+            roles=(SYSTEM_ROLE,),
+            client_id=client.client_id,
+            token_id=jti,
+            kind="client",
         )
-    try:
-        claims = rt.tokens.verify(token.strip())
-    except TokenError as exc:
-        raise Problem(401, "invalid_token", exc.reason) from None
-    person = session.scalar(select(Person).where(Person.username == claims["sub"]))
+    person = session.scalar(select(Person).where(Person.username == subject))
     if person is None or person.disabled:
-        raise Problem(
-            401, "invalid_token", "The person of this token has no access (unknown or disabled)."
-        )
-    actor = Actor(
+        raise _no_access("the person of this token has no access (unknown or disabled)")
+    return Actor(
         person_id=person.id,
         username=person.username,
         name=person.name,
         party=person.party,
         roles=tuple(person.roles),
-        client_id=str(claims.get("client_id") or "unknown"),
-        token_id=str(claims.get("jti")),
+        client_id=client_id,
+        token_id=jti,
     )
+
+
+class BrokerTokenValidator(AccessTokenValidator):
+    """The strict RFC 9068 validator, plus: the token's person or client still has access."""
+
+    def __init__(self, service: Callable[[], TokenService], session: Callable[[], Session]):
+        super().__init__(service)
+        self._session = session
+
+    def validate_token(
+        self, token: AccessTokenClaims, scopes: Any, request: Any, **kwargs: Any
+    ) -> None:
+        super().validate_token(token, scopes, request, **kwargs)
+        token.actor = resolve_actor(self._session(), token)
+
+
+def init_app(app: Flask) -> None:
+    """Bind a resource protector with the broker's token validator to the app."""
+    rt: Runtime = app.extensions["broker"]
+    protector = ResourceProtector()
+    protector.register_token_validator(BrokerTokenValidator(lambda: rt.tokens, db_session))
+    app.extensions["broker.protector"] = protector
+
+
+def authenticate() -> Actor:
+    """The actor behind the request's bearer token; 401 Problem when there is none or it fails."""
+    protector: ResourceProtector = current_app.extensions["broker.protector"]
+    try:
+        token = protector.acquire_token()
+    except (MissingAuthorizationError, UnsupportedTokenTypeError):
+        raise Problem(
+            401, "missing_token", "This resource needs a bearer token (Authorization: Bearer …)."
+        ) from None
+    except InsufficientScopeError:
+        raise Problem(
+            403, "insufficient_scope", "The token does not carry the scope this resource needs."
+        ) from None
+    except InvalidTokenError as exc:
+        raise Problem(401, "invalid_token", exc.description or "The token is not valid.") from None
+    except OAuth2Error:
+        raise Problem(401, "invalid_token", "The token is not valid.") from None
+    actor: Actor = token.actor
     g.actor = actor
     return actor
 

@@ -1,4 +1,5 @@
-"""Service commands on `app.cli`: init, demo, serve, token — thin wrappers over functions."""
+"""Service commands on `app.cli`: init, demo, serve, token, users, clients, keys — thin
+wrappers over functions."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from .accounts_cli import clients_group, keys_group, users_group
 from .audit_cli import purge_command
-from .demo import DEMO_ACCOUNTS, load_demo
+from .auth import OPERATOR_CLIENT
+from .demo import DEMO_ACCOUNTS, ensure_clients, load_demo
 from .migrate import upgrade
 from .models import Person
 from .runtime import runtime, transaction
 from .services import Context
+from .tokens import MAX_TTL
 
 __all__ = ["init_app", "init_database", "issue_token"]
 
@@ -44,7 +48,7 @@ def issue_token(username: str, ttl: int | None = None) -> str:
             person_id=person.username,
             person_name=person.name,
             party=person.party,
-            client_id="broker-cli",
+            client_id=OPERATOR_CLIENT,
             convenant_hash=rt.convenant.hash,
             detail={"jti": claims["jti"], "expires": claims["exp"], "issued_by": "operator"},
         )
@@ -69,11 +73,17 @@ def demo_command(force: bool) -> None:
     report = load_demo(force=force)
     click.echo(report)
     click.echo("demo accounts: " + ", ".join(f"{u} ({p}, {r})" for u, p, r, _ in DEMO_ACCOUNTS))
+    click.echo("set a login password with: broker users set-password USERNAME")
+    for client_id, party, secret in ensure_clients():
+        click.echo(f"demo client {client_id} ({party}) added")
+        if secret is not None:
+            click.echo(f"  client secret of {client_id} (shown once; only its hash is kept):")
+            click.echo(f"  {secret}")
 
 
 @click.command("token")
 @click.argument("username")
-@click.option("--ttl", type=click.IntRange(60, 86400), help="Lifetime in seconds.")
+@click.option("--ttl", type=click.IntRange(60, MAX_TTL), help="Lifetime in seconds.")
 @with_appcontext
 def token_command(username: str, ttl: int | None) -> None:
     """Print a bearer token for USERNAME (on the last line)."""
@@ -100,5 +110,14 @@ def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the service commands."""
-    for command in (init_command, demo_command, token_command, serve_command, purge_command):
+    for command in (
+        init_command,
+        demo_command,
+        token_command,
+        serve_command,
+        purge_command,
+        users_group,
+        clients_group,
+        keys_group,
+    ):
         app.cli.add_command(command)

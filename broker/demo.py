@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from .accounts import add_client, find_client
 from .auth import Actor
 from .models import Case, Person
 from .runtime import runtime, transaction
 from .services import Context, change_track, submit_signal
 
-__all__ = ["DEMO_ACCOUNTS", "ensure_accounts", "load_demo"]
+__all__ = ["DEMO_ACCOUNTS", "DEMO_CLIENTS", "ensure_accounts", "ensure_clients", "load_demo"]
 
 # username, party, role, name
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
@@ -24,6 +25,25 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     ("bos", "zvh", "case_worker", "Procesregisseur Mark Bos"),
     ("mulder", "gemeente", "coordinator", "Coördinator Lisa Mulder"),
     ("dekker", "gemeente", "privacy_officer", "FG Willem Dekker"),
+)
+
+
+# client id, name, party, grant types, redirect URIs; without client_credentials: public (PKCE)
+DEMO_CLIENTS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "politie-bvh",
+        "Politie: bedrijfsprocessensysteem (BVH)",
+        "politie",
+        ("client_credentials",),
+        (),
+    ),
+    (
+        "mt-portaal",
+        "MultiTeam-portaal",
+        "gemeente",
+        ("authorization_code",),
+        ("http://127.0.0.1:8400/callback",),
+    ),
 )
 
 
@@ -241,6 +261,39 @@ def ensure_accounts() -> int:
             if session.scalar(select(Person).where(Person.username == username)) is None:
                 session.add(Person(username=username, name=name, party=party, roles=[role]))
                 created += 1
+    return created
+
+
+def ensure_clients() -> list[tuple[str, str, str | None]]:
+    """Create the demo clients that do not exist yet: (client id, party, secret) of each new
+    one; the secret (None for the public portal) is shown this once."""
+    rt = runtime()
+    created: list[tuple[str, str, str | None]] = []
+    for client_id, name, party, grants, redirect_uris in DEMO_CLIENTS:
+        with transaction() as session:
+            if find_client(session, client_id) is not None:
+                continue
+            client, secret = add_client(
+                session,
+                rt.convenant,
+                client_id=client_id,
+                name=name,
+                party=party,
+                grant_types=grants,
+                redirect_uris=redirect_uris,
+                public="client_credentials" not in grants,
+            )
+            entry = Context(None, None, None).entry(
+                "client.create",
+                "create",
+                "success",
+                client_id=client.client_id,
+                party=client.party,
+                convenant_hash=rt.convenant.hash,
+                detail={"grant_types": ",".join(client.grant_types), "by": "demo"},
+            )
+            rt.audit.append(session, [entry])
+        created.append((client_id, party, secret))
     return created
 
 

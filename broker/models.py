@@ -1,4 +1,5 @@
-"""Storage: typed SQLAlchemy 2 models for persons, young people, cases, signals and values."""
+"""Storage: typed SQLAlchemy 2 models for persons, OAuth clients, young people, cases, signals
+and values."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "AuthorizationCode",
     "Base",
     "Case",
     "FieldValue",
+    "OAuthClient",
     "Person",
     "Signal",
     "TrackChange",
@@ -76,6 +79,47 @@ class Person(Base):
     roles: Mapped[list[str]] = mapped_column(JSONValue)
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # scrypt hash (broker.passwords); None: the person cannot log in, only get operator tokens
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class OAuthClient(Base):
+    """A system that asks the broker for tokens: a partner system (client credentials) or an
+    application persons log in to (authorization code with PKCE). It belongs to a party."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the secret (broker.passwords); None for a public client (PKCE only)
+    secret_hash: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    party: Mapped[str] = mapped_column(String(64))
+    grant_types: Mapped[list[str]] = mapped_column(JSONValue)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSONValue)
+    scopes: Mapped[list[str]] = mapped_column(JSONValue)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    secret_changed_at: Mapped[dt.datetime | None]
+
+
+class AuthorizationCode(Base):
+    """A one-time authorization code (stored as its SHA-256), bound to client, person,
+    redirect URI and PKCE challenge; `used_at` is set when it is exchanged for a token."""
+
+    __tablename__ = "oauth_authorization_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
 
 
 class YoungPerson(Base):

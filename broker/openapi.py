@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 description of /api/v1 (checked against the app's routes by the tests)."""
+"""The OpenAPI 3.1 description of /api/v1 and the authorization server's endpoints (checked
+against the app's routes by the tests)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "The convenant in force",
                     "responses": {
                         "200": {"description": "id, title, version, effective date, hash"},
-                        **_problems(401, 503),
+                        **_problems(401, 403, 503),
                     },
                 }
             },
@@ -251,7 +252,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {"description": "The explanation"},
-                        **_problems(401, 422, 503),
+                        **_problems(401, 403, 422, 503),
                     },
                 }
             },
@@ -260,6 +261,84 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "This document",
                     "security": [],
                     "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
+            "/oauth/token": {
+                "post": {
+                    "summary": "Token endpoint (RFC 6749): client_credentials, authorization_code",
+                    "description": "Partner systems authenticate with their client id and "
+                    "secret (HTTP Basic or client_secret_post) and grant_type="
+                    "client_credentials. An application exchanges a person's authorization "
+                    "code with grant_type=authorization_code, the code_verifier (PKCE) and "
+                    "its redirect_uri. The answer is an RFC 9068 access token for 15 minutes. "
+                    "Errors are RFC 6749 §5.2 JSON ({error, error_description}).",
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {"$ref": "#/components/schemas/TokenRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "An access token",
+                            **_json({"$ref": "#/components/schemas/TokenResponse"}),
+                        },
+                        "400": {"description": "RFC 6749 error (invalid_request, invalid_grant…)"},
+                        "401": {"description": "RFC 6749 error invalid_client"},
+                        **_problems(503),
+                    },
+                }
+            },
+            "/oauth/authorize": {
+                "get": {
+                    "summary": "Authorization endpoint: the login page for persons",
+                    "description": "response_type=code, client_id, redirect_uri, state and "
+                    "a PKCE code_challenge with code_challenge_method=S256 (required).",
+                    "security": [],
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": {"type": "string"}}
+                        for n in (
+                            "response_type",
+                            "client_id",
+                            "redirect_uri",
+                            "scope",
+                            "state",
+                            "code_challenge",
+                            "code_challenge_method",
+                        )
+                    ],
+                    "responses": {
+                        "200": {"description": "The login form (text/html)"},
+                        "302": {"description": "Back to the client with an error"},
+                        "400": {"description": "An invalid request from an unknown client"},
+                    },
+                },
+                "post": {
+                    "summary": "Log in (the form's username, password and CSRF token)",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "The form again: wrong username or password"},
+                        "302": {"description": "Back to the client with a code (or an error)"},
+                        "400": {"description": "Invalid request or expired form"},
+                        **_problems(503),
+                    },
+                },
+            },
+            "/.well-known/oauth-authorization-server": {
+                "get": {
+                    "summary": "Authorization server metadata (RFC 8414)",
+                    "security": [],
+                    "responses": {"200": {"description": "The metadata"}},
+                }
+            },
+            "/.well-known/jwks.json": {
+                "get": {
+                    "summary": "The public keys that verify access tokens (JWKS)",
+                    "security": [],
+                    "responses": {"200": {"description": "The JSON Web Key Set"}},
                 }
             },
             "/healthz": {
@@ -282,7 +361,21 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (RFC 9068)"}
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (RFC 9068)"},
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "Where bearer tokens come from. A partner system's token "
+                    "(client credentials) may only submit signals: every other endpoint answers "
+                    "it 403 client_not_allowed.",
+                    "flows": {
+                        "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}},
+                        "authorizationCode": {
+                            "authorizationUrl": "/oauth/authorize",
+                            "tokenUrl": "/oauth/token",
+                            "scopes": {},
+                        },
+                    },
+                },
             },
             "responses": {
                 "Problem": {
@@ -406,6 +499,32 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "sources": {"type": "object"},
                         "involvement": {"type": "object"},
+                    },
+                },
+                "TokenRequest": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {
+                            "type": "string",
+                            "enum": ["client_credentials", "authorization_code"],
+                        },
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        "code": {"type": "string"},
+                        "code_verifier": {"type": "string"},
+                        "redirect_uri": {"type": "string"},
+                        "scope": {"type": "string"},
+                    },
+                },
+                "TokenResponse": {
+                    "type": "object",
+                    "required": ["access_token", "token_type", "expires_in"],
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "token_type": {"type": "string", "enum": ["Bearer"]},
+                        "expires_in": {"type": "integer", "maximum": 900},
+                        "scope": {"type": "string"},
                     },
                 },
                 "TrackChange": {

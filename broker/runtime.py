@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ import policies
 from audit import SqlAuditStore
 
 from .db import make_engine, session_factory
-from .keys import audit_signing_key, instance_secret, signing_key
-from .tokens import TokenService
+from .keys import KeyRing, audit_signing_key, instance_secret
+from .tokens import MAX_TTL, TokenService
 from .validation import SignalValidator
 
-__all__ = ["Runtime", "db_session", "runtime", "transaction"]
+__all__ = ["CLOCK_SKEW", "Runtime", "db_session", "runtime", "transaction"]
+
+CLOCK_SKEW = 60  # seconds a retired signing key verifies beyond the longest token lifetime
 
 
 @dataclass
@@ -32,7 +35,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     audit: SqlAuditStore
-    tokens: TokenService
+    keyring: KeyRing
+    token_settings: TokenService  # issuer, audience, ttl, clock; keys come from `keyring`
     subject_secret: bytes
     pseudonym_key: bytes
     instance: Path
@@ -50,16 +54,24 @@ class Runtime:
         engine = make_engine(config["DATABASE_URL"])
         subject = config.get("SUBJECT_KEY")
         pseudonym = config.get("PSEUDONYM_KEY")
+        ttl = int(config["TOKEN_TTL"])
+        if not 60 <= ttl <= MAX_TTL:
+            raise ValueError(
+                f"TOKEN_TTL must be 60 to {MAX_TTL} seconds (RFC 9068 tokens here "
+                "live at most 15 minutes)"
+            )
+        keyring = KeyRing(instance, keep_for=MAX_TTL + CLOCK_SKEW)
         return cls(
             convenant=convenant,
             engine=engine,
             sessions=session_factory(engine),
             audit=SqlAuditStore(),
-            tokens=TokenService(
-                key=signing_key(instance),
+            keyring=keyring,
+            token_settings=TokenService(
+                key=keyring.keys().current,
                 issuer=config["ISSUER"],
                 audience=config["AUDIENCE"],
-                ttl=int(config["TOKEN_TTL"]),
+                ttl=ttl,
             ),
             subject_secret=bytes.fromhex(subject)
             if subject
@@ -72,6 +84,16 @@ class Runtime:
             checkpoint_key=audit_signing_key(instance),
             checkpoint_every=int(config["CHECKPOINT_EVERY"]),
         )
+
+    @property
+    def tokens(self) -> TokenService:
+        """The token service with the keys in force now (a rotation shows up without restart)."""
+        keys = self.keyring.keys()
+        service = self.token_settings
+        if service.key is not keys.current or service.retired is not keys.retired:
+            service = dataclasses.replace(service, key=keys.current, retired=keys.retired)
+            self.token_settings = service
+        return service
 
 
 def _load_convenant(path: str) -> policies.Convenant:

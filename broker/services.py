@@ -51,9 +51,11 @@ class Context:
     def entry(self, event: str, action: str, outcome: str, **kw: Any) -> AuditEntry:
         """An audit entry for this context."""
         a = self.actor
+        person = a if a is not None and not a.is_client else None
         fields: dict[str, Any] = {
-            "person_id": a.username if a else None,
-            "person_name": a.name if a else None,
+            # a partner system is named by its client_id alone
+            "person_id": person.username if person else None,
+            "person_name": person.name if person else None,
             "role": self.role,
             "party": a.party if a else None,
             "client_id": a.client_id if a else None,

@@ -1,21 +1,46 @@
-"""Bearer tokens: RFC 9068 access-token JWTs signed by the broker's own key (ES256)."""
+"""Bearer tokens: RFC 9068 access-token JWTs signed by the broker's own key (ES256).
+
+`TokenService` issues them; `AccessTokenValidator` (Authlib's RFC 9068 validator, made
+strict) verifies them. Neither imports Flask: the resource protector in `broker.auth` adds the
+check that the token's person or client still has access.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from authlib.oauth2.claims import ClaimsOption
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
 from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey
+from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
+from joserfc.jwk import ECKey, KeySet
 
-__all__ = ["TokenError", "TokenService"]
+__all__ = [
+    "ALGORITHM",
+    "MAX_TTL",
+    "TOKEN_TYPE",
+    "AccessTokenClaims",
+    "AccessTokenValidator",
+    "TokenError",
+    "TokenService",
+]
 
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"
+TOKEN_TYPES = (TOKEN_TYPE, "application/at+jwt")
+MAX_TTL = 900  # an access token lives at most 15 minutes
+_CLAIM_NAME = re.compile(r"^[a-z_,]{1,40}$")
 
 
 class TokenError(Exception):
@@ -28,13 +53,18 @@ class TokenError(Exception):
 
 @dataclass(frozen=True)
 class TokenService:
-    """Issues and verifies the broker's access tokens."""
+    """Issues and verifies the broker's access tokens.
+
+    `key` signs; `retired` are the public keys of earlier signing keys, still accepted until
+    the tokens they signed have expired (see `broker.keys.KeyRing`).
+    """
 
     key: ECKey
     issuer: str
     audience: str
-    ttl: int = 900
+    ttl: int = MAX_TTL
     clock: Callable[[], float] = time.time
+    retired: tuple[ECKey, ...] = ()
 
     def issue(
         self,
@@ -45,6 +75,7 @@ class TokenService:
         name: str,
         client_id: str = "broker-cli",
         ttl: int | None = None,
+        scope: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """A signed token and its claims."""
         now = int(self.clock())
@@ -60,39 +91,148 @@ class TokenService:
             "roles": roles,
             "name": name,
         }
+        if scope:
+            claims["scope"] = scope
         header = {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": self.key.kid}
         return jwt.encode(header, claims, self.key, algorithms=[ALGORITHM]), claims
 
+    @cached_property
+    def _key_set(self) -> KeySet:
+        seen: set[str | None] = set()
+        keys: list[Any] = []
+        for key in (self.key, *self.retired):
+            if key.kid not in seen:
+                seen.add(key.kid)
+                keys.append(ECKey.import_key(key.as_dict(private=False)))
+        return KeySet(keys)
+
+    def key_set(self) -> KeySet:
+        """The public keys that verify tokens: the signing key's first, then the retired."""
+        return self._key_set
+
+    def jwks(self) -> dict[str, Any]:
+        """The JSON Web Key Set to publish (public keys only)."""
+        return {"keys": [dict(k.as_dict(private=False)) for k in self.key_set()]}
+
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token; TokenError naming what is wrong otherwise."""
+        validator = AccessTokenValidator(lambda: self)
         try:
-            decoded = jwt.decode(token, self.key, algorithms=[ALGORITHM])
-        except JoseError as exc:
-            raise TokenError(f"the token is not valid ({exc.error})") from None
-        except (ValueError, TypeError):
-            raise TokenError("the token is not a JWT") from None
-        header = decoded.header
-        if header.get("typ", "").lower() not in (TOKEN_TYPE, "application/at+jwt"):
-            raise TokenError("the token is not an access token (typ must be at+jwt)")
-        if header.get("kid") != self.key.kid:
-            raise TokenError("the token was signed with an unknown key")
-        registry = jwt.JWTClaimsRegistry(
-            now=lambda: int(self.clock()),
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.audience},
-            sub={"essential": True},
-            exp={"essential": True},
-            iat={"essential": True},
-            jti={"essential": True},
+            claims = validator.authenticate_token(token)
+            validator.validate_token(claims, None, None)
+        except InvalidTokenError as exc:
+            raise TokenError(exc.description or "the token is not valid") from None
+        return dict(claims)
+
+
+class AccessTokenClaims(JWTAccessTokenClaims):  # type: ignore[misc]
+    """Authlib's RFC 9068 claims, validated against the service's clock."""
+
+    actor: Any = None  # who the token stands for, set by the resource protector
+
+    def validate(self, now: Any = None, leeway: int = 0) -> None:
+        clock = self.params.get("clock")
+        if now is None and clock is not None:
+            now = _whole_seconds(clock)
+        super().validate(now=now, leeway=leeway)
+
+
+def _whole_seconds(clock: Callable[[], float]) -> Callable[[], int]:
+    return lambda: int(clock())
+
+
+def _invalid(reason: str) -> InvalidTokenError:
+    return InvalidTokenError(description=reason, realm="multiteam-broker")
+
+
+def _reason(exc: BaseException | None) -> str:
+    """What is wrong, from the JOSE error Authlib raised; it names claims, never values."""
+    claim = getattr(exc, "claim", "")
+    claim = claim if isinstance(claim, str) and _CLAIM_NAME.match(claim) else "a claim"
+    if isinstance(exc, ExpiredTokenError):
+        return "the token has expired (exp)"
+    if isinstance(exc, MissingClaimError):
+        return f"the token is not accepted (missing_claim: {claim})"
+    if isinstance(exc, InvalidClaimError):
+        return f"the token is not accepted (invalid_claim: {claim})"
+    if isinstance(exc, JoseError):
+        return f"the token is not valid ({exc.error})"
+    return "the token is not valid"
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, read before anything is verified."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts[:2]):
+        raise _invalid("the token is not a JWT")
+    try:
+        encoded = parts[0].encode("ascii")
+        header = json.loads(base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4)))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise _invalid("the token is not a JWT") from None
+    if not isinstance(header, dict):
+        raise _invalid("the token is not a JWT")
+    return header
+
+
+class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
+    """Authlib's RFC 9068 validator, strict: ES256 only, `typ` at+jwt required, known `kid`.
+
+    Everything that can be checked from the unverified header is checked before the
+    signature; iss, aud, exp, iat, sub, client_id and jti are checked by Authlib after it.
+    """
+
+    def __init__(self, service: Callable[[], TokenService]) -> None:
+        current = service()
+        super().__init__(
+            issuer=current.issuer, resource_server=current.audience, realm="multiteam-broker"
         )
+        self._service = service
+
+    def get_jwks(self) -> KeySet:
+        return self._service().key_set()
+
+    def claims_options(self) -> dict[str, ClaimsOption]:
+        """The claims every access token carries (RFC 9068 §2.2), and their checks."""
+        return {
+            "iss": {"essential": True, "validate": self.validate_iss},
+            "aud": {"essential": True, "value": self.resource_server},
+            "exp": {"essential": True},
+            "iat": {"essential": True},
+            "sub": {"essential": True},
+            "client_id": {"essential": True},
+            "jti": {"essential": True},
+            "scope": {"essential": False},
+            "roles": {"essential": False},
+        }
+
+    def authenticate_token(self, token_string: str) -> AccessTokenClaims:
+        header = _header(token_string)
+        if header.get("alg") != ALGORITHM:
+            raise _invalid(f"the token is not signed with {ALGORITHM}")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in TOKEN_TYPES:
+            raise _invalid("the token is not an access token (typ must be at+jwt)")
+        service = self._service()
+        keys = service.key_set()
+        if not isinstance(header.get("kid"), str) or header["kid"] not in {k.kid for k in keys}:
+            raise _invalid("the token was signed with an unknown key")
         try:
-            registry.validate(decoded.claims)
+            token = jwt.decode(token_string, keys, algorithms=[ALGORITHM])
         except JoseError as exc:
-            raise TokenError(
-                f"the token is not accepted ({exc.error}: "
-                f"{getattr(exc, 'claim', '') or exc.description})"
-            ) from None
-        claims = decoded.claims
-        if not isinstance(claims.get("sub"), str):
-            raise TokenError("the token has no subject")
-        return claims
+            raise _invalid(_reason(exc)) from None
+        except (ValueError, TypeError):
+            raise _invalid("the token is not a JWT") from None
+        return AccessTokenClaims(
+            token.claims, token.header, self.claims_options(), params={"clock": service.clock}
+        )
+
+    def validate_token(
+        self, token: AccessTokenClaims, scopes: Any, request: Any, **kwargs: Any
+    ) -> None:
+        try:
+            super().validate_token(token, scopes, request, **kwargs)
+        except InvalidTokenError as exc:
+            if exc.description and exc.description != InvalidTokenError.description:
+                raise
+            raise _invalid(_reason(exc.__cause__)) from None

@@ -11,7 +11,11 @@ import policies
 from broker.runtime import runtime
 from tests.broker.conftest import Api
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/api/v1/openapi.json"}
+PUBLIC_PATHS = {"/healthz", "/readyz", "/api/v1/openapi.json", "/.well-known/jwks.json",
+                "/.well-known/oauth-authorization-server", "/oauth/token", "/oauth/authorize"}
+# The public routes a plain GET without parameters answers with 200.
+PUBLIC_DOCUMENTS = {"/healthz", "/readyz", "/api/v1/openapi.json", "/.well-known/jwks.json",
+                    "/.well-known/oauth-authorization-server"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 PROBLEM_REF = "#/components/responses/Problem"
 _VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
@@ -125,6 +129,13 @@ def test_every_route_but_the_public_ones_needs_a_token(api: Api) -> None:
 
 
 def test_public_routes_answer_without_a_token(api: Api) -> None:
-    """The public routes answer 200 without a token (so the exemption list is not too wide)."""
-    for path in sorted(PUBLIC_PATHS):
+    """The public documents answer 200 without a token, and no public route answers 401
+    missing_token (so the exemption list is not too wide, nor too narrow)."""
+    for path in sorted(PUBLIC_DOCUMENTS):
         assert api.client.get(path).status_code == 200, path
+    for rule in api.app.url_map.iter_rules():
+        if rule.rule in PUBLIC_PATHS:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                response = api.client.open(rule.rule, method=method)
+                assert response.status_code != 401, (method, rule.rule)
+                assert response.status_code < 500, (method, rule.rule)

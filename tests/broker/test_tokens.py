@@ -52,8 +52,8 @@ def _issue(service: TokenService) -> str:
 
 
 def _claims(**changes: Any) -> dict[str, Any]:
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "jansen", "iat": NOW, "exp": NOW + 900,
-              "jti": "0" * 32}
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "jansen", "client_id": "broker-cli",
+              "iat": NOW, "exp": NOW + 900, "jti": "0" * 32}
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -151,7 +151,7 @@ def test_other_key(service: TokenService, key: ECKey, same_kid: bool) -> None:
     _rejected(service, _issue(dataclasses.replace(service, key=other)))
 
 
-@pytest.mark.parametrize("claim", ["sub", "jti", "exp", "iat", "iss", "aud"])
+@pytest.mark.parametrize("claim", ["sub", "jti", "exp", "iat", "iss", "aud", "client_id"])
 def test_missing_essential_claim(service: TokenService, key: ECKey, claim: str) -> None:
     """A signed access token without one of the essential claims is rejected."""
     header = {"alg": "ES256", "typ": "at+jwt", "kid": key.kid}
@@ -170,3 +170,16 @@ def test_tampered_payload(service: TokenService) -> None:
 def test_not_a_jwt(service: TokenService, token: str) -> None:
     """Strings that are not JWTs raise TokenError, never anything else."""
     _rejected(service, token)
+
+
+def test_a_retired_key_still_verifies_and_is_published(service: TokenService) -> None:
+    """After a rotation, a token signed with the retired key verifies; the JWKS lists both
+    public keys (and no private part)."""
+    old_token = _issue(service)
+    rotated = dataclasses.replace(service, key=_key(), retired=(service.key,))
+    assert rotated.verify(old_token)["sub"] == "jansen"
+    assert rotated.verify(_issue(rotated))["sub"] == "jansen"
+    jwks = rotated.jwks()["keys"]
+    assert [k["kid"] for k in jwks] == [rotated.key.kid, service.key.kid]
+    assert all("d" not in k for k in jwks)
+    assert "unknown key" in _rejected(dataclasses.replace(rotated, retired=()), old_token)
