@@ -157,16 +157,28 @@ def verify_store(
     head = store.head(session)
     window = {"since_seq": since_seq, "until_seq": head.seq}
     result = _verify_closing(store.links(session, **window), kept, public_key, head)
-    if not result.is_intact or not deep:
+    if not deep:
         return result
-    return _verify_closing(store.records(session, **window), kept, public_key, head)
+    if result.is_intact:
+        return _verify_closing(store.records(session, **window), kept, public_key, head)
+    # The stored bytes break at some seq; a changed column may come earlier: name the first.
+    bad = result.first_bad_seq
+    if bad is None or bad <= (since_seq or 1):
+        return result
+    before = [c for c in kept if c.seq < bad]
+    early = _verify_closing(
+        store.records(session, since_seq=since_seq, until_seq=bad - 1), before, public_key, None
+    )
+    if not early.is_intact and early.first_bad_seq is not None and early.first_bad_seq < bad:
+        return early
+    return result
 
 
 def _verify_closing(
     records: Iterator[Chained],
     checkpoints: Sequence[Checkpoint],
     public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey] | None,
-    head: Head,
+    head: Head | None,
 ) -> Verification:
     """`verify`, then close the record stream (and its database cursor) even if it stopped early."""
     try:

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import text
 
+from audit import looks_like_bsn
+
 from .auth import Actor, authenticate, choose_role, request_id, source_address
 from .openapi import openapi_document
 from .problems import Problem
@@ -170,7 +172,7 @@ def convenant_explain() -> Response:
     errors = []
     for name in ("party", "role", "purpose", "track"):
         value = request.args.get(name, "")
-        if not _NAME.match(value):
+        if not _NAME.match(value) or looks_like_bsn(value):
             errors.append({"field": name, "problem": "required: a name from the convenant"})
         names[name] = value
     if errors:

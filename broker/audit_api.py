@@ -9,7 +9,14 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit import ACTIONS, OUTCOMES, AuditEntryError, AuditQuery, checkpoint_to_json
+from audit import (
+    ACTIONS,
+    OUTCOMES,
+    AuditEntryError,
+    AuditQuery,
+    checkpoint_to_json,
+    looks_like_bsn,
+)
 
 from .api import authenticate_request, current_actor, int_arg
 from .auth import choose_role, request_id, source_address
@@ -97,6 +104,9 @@ def audit_query() -> Response:
         if value is not None:
             if not pattern.match(value):
                 errors.append({"field": arg, "problem": "has the wrong format"})
+            elif looks_like_bsn(value):
+                errors.append({"field": arg, "problem": "looks like a BSN: search a young "
+                               "person with bsn="})
             filters[key] = value
     for arg, allowed in (("action", ACTIONS), ("outcome", OUTCOMES)):
         value = request.args.get(arg)

@@ -28,6 +28,12 @@ EVENTS = {
     "api.cases_track": ("track.change", "update"),
     "api.convenant_explain": ("convenant.explain", "read"),
     "api.convenant_info": ("convenant.read", "read"),
+    "privacy.audit_query": ("audit.query", "search"),
+    "privacy.audit_verify": ("audit.verify", "execute"),
+    "privacy.audit_checkpoints": ("audit.checkpoints", "read"),
+    "privacy.audit_checkpoint_now": ("audit.checkpoint", "create"),
+    "privacy.audit_anomalies": ("audit.anomalies", "search"),
+    "privacy.subject_access_report": ("subject.access_report", "read"),
 }
 UNAUDITED = {"api.openapi"}
 

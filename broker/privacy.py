@@ -18,6 +18,7 @@ from audit import (
     AuditRecord,
     AuditRecordRow,
     Checkpoint,
+    Head,
     Link,
     Verification,
     checkpoint_from_json,
@@ -48,6 +49,8 @@ __all__ = [
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 EXPORT_FORMAT = "multiteam-audit-export/v1"
 DISCLOSURE_EVENTS = ("case.view", "case.list")
+# Refusals worth the privacy officer's attention: on case data, the audit log and logins.
+REFUSAL_WATCHED = ("case.", "signal.", "track.", "subject.", "audit.", "api.", "token.", "login")
 
 
 def record_dict(record: AuditRecord) -> dict[str, Any]:
@@ -180,7 +183,7 @@ def anomalies(
     for record in _window(session, rt, since, until):
         e = record.entry
         if e.outcome in ("denied", "not_found", "unauthorized") and (
-            e.event.startswith(("case.", "signal.", "track.", "subject."))
+            e.event.startswith(REFUSAL_WATCHED)
         ):
             refused.append(record_dict(record))
         if e.detail.get("reason") == "not_on_case_team" or e.detail.get("own_data_only"):
@@ -343,21 +346,28 @@ def export_lines(
     """
     checkpoints = rt.audit.checkpoints(session)
     first, last = _seq_bounds(session, since, until)
+    header: dict[str, Any] = {
+        "type": "header",
+        "format": EXPORT_FORMAT,
+        "from_seq": None,
+        "until_seq": None,
+        "until_hash": None,
+        "exported_at": utcnow().isoformat(),
+        "public_key": public_key_pem(rt),
+    }
+    if first is None or last is None or last < first:  # nothing in the period
+        yield json.dumps(header)
+        return
     anchors = [c for c in checkpoints if c.seq < first]
-    anchor = anchors[-1].seq if anchors else 0
-    start = anchor + 1
-    yield json.dumps(
-        {
-            "type": "header",
-            "format": EXPORT_FORMAT,
-            "from_seq": start,
-            "until_seq": last,
-            "exported_at": utcnow().isoformat(),
-            "public_key": public_key_pem(rt),
-        }
-    )
+    start = anchors[-1].seq + 1 if anchors else 1
+    last_link = next(iter(rt.audit.links(session, since_seq=last, until_seq=last)))
+    header.update(from_seq=start, until_seq=last, until_hash=last_link.hash)
+    yield json.dumps(header)
     for c in checkpoints:
-        yield json.dumps({"type": "checkpoint", "checkpoint": json.loads(checkpoint_to_json(c))})
+        if c.seq <= last:
+            yield json.dumps(
+                {"type": "checkpoint", "checkpoint": json.loads(checkpoint_to_json(c))}
+            )
     for link in rt.audit.links(session, since_seq=start, until_seq=last):
         yield json.dumps(
             {
@@ -373,37 +383,43 @@ def export_lines(
 
 def _seq_bounds(
     session: Session, since: dt.datetime | None, until: dt.datetime | None
-) -> tuple[int, int]:
-    """The first seq at or after `since` and the last before `until` (all when None)."""
+) -> tuple[int | None, int | None]:
+    """The first seq at or after `since` and the last before `until` (None when there is none)."""
     seq, time = AuditRecordRow.seq, AuditRecordRow.time
     first = session.scalar(select(func.min(seq)).where(*([time >= since] if since else [])))
     last = session.scalar(select(func.max(seq)).where(*([time < until] if until else [])))
-    return (first or 1), (last or 0)
+    return first, last
 
 
 def verify_export(lines: Iterator[str], public_key: Any) -> Verification:
-    """Verify an export offline: its records against its checkpoints and the given key."""
+    """Verify an export offline: its records against its checkpoints, the key, and the range
+    its header promises (so records cut off the end are found too)."""
     checkpoints: list[Checkpoint] = []
     links: list[Link] = []
-    last_seq = 0
+    header: dict[str, Any] | None = None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         item = json.loads(line)
         kind = item.get("type")
-        if kind == "checkpoint":
+        if kind == "header" and header is None and number == 1:
+            if item.get("format") != EXPORT_FORMAT:
+                raise ValueError(f"line 1: not a {EXPORT_FORMAT} export")
+            header = item
+        elif kind == "checkpoint":
             checkpoints.append(checkpoint_from_json(json.dumps(item["checkpoint"])))
         elif kind == "record":
-            links.append(
-                Link(item["seq"], item["prev_hash"], item["hash"], item["body"].encode("utf-8"))
-            )
-            last_seq = item["seq"]
-        elif kind == "header":
-            last_seq = item.get("until_seq", 0)
+            body = item["body"].encode("utf-8")
+            links.append(Link(item["seq"], item["prev_hash"], item["hash"], body))
         else:
-            raise ValueError(f"line {number}: unknown line type {kind!r}")
-    usable = [c for c in checkpoints if c.seq <= (links[-1].seq if links else last_seq)]
-    return verify(links, usable, public_key)
+            raise ValueError(f"line {number}: unexpected line type {kind!r}")
+    if header is None:
+        raise ValueError("line 1: the export has no header")
+    until, until_hash = header.get("until_seq"), header.get("until_hash")
+    if until is None:
+        return verify(links, [], public_key)
+    usable = [c for c in checkpoints if c.seq <= until]
+    return verify(links, usable, public_key, head=Head(until, until_hash))
 
 
 # ── retention ───────────────────────────────────────────────────────────────────────────────

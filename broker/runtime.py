@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import policies
-from audit import SqlAuditStore
 
+from .checkpointing import CheckpointingAuditStore
 from .db import make_engine, session_factory
 from .keys import KeyRing, audit_signing_key, instance_secret
 from .tokens import MAX_TTL, TokenService
@@ -34,7 +34,7 @@ class Runtime:
     convenant: policies.Convenant
     engine: Engine
     sessions: sessionmaker[Session]
-    audit: SqlAuditStore
+    audit: CheckpointingAuditStore
     keyring: KeyRing
     token_settings: TokenService  # issuer, audience, ttl, clock; keys come from `keyring`
     subject_secret: bytes
@@ -42,7 +42,6 @@ class Runtime:
     instance: Path
     validator: SignalValidator
     checkpoint_key: Ed25519PrivateKey
-    checkpoint_every: int
 
     @classmethod
     def from_app(cls, app: Flask) -> Runtime:
@@ -61,11 +60,14 @@ class Runtime:
                 "live at most 15 minutes)"
             )
         keyring = KeyRing(instance, keep_for=MAX_TTL + CLOCK_SKEW)
+        sessions = session_factory(engine)
+        checkpoint_key = audit_signing_key(instance)
         return cls(
             convenant=convenant,
             engine=engine,
-            sessions=session_factory(engine),
-            audit=SqlAuditStore(),
+            sessions=sessions,
+            audit=CheckpointingAuditStore(sessions, checkpoint_key,
+                                          int(config["CHECKPOINT_EVERY"])),
             keyring=keyring,
             token_settings=TokenService(
                 key=keyring.keys().current,
@@ -81,8 +83,7 @@ class Runtime:
             else instance_secret(instance, "pseudonym-key"),
             instance=instance,
             validator=SignalValidator(convenant),
-            checkpoint_key=audit_signing_key(instance),
-            checkpoint_every=int(config["CHECKPOINT_EVERY"]),
+            checkpoint_key=checkpoint_key,
         )
 
     @property

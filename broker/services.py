@@ -11,13 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import policies
-from audit import AuditEntry, AuditError, sign_checkpoint
+from audit import AuditEntry, AuditError
 
 from .auth import Actor
 from .identity import subject_key
@@ -70,7 +69,7 @@ class Context:
 def audit_and_commit(session: Session, rt: Runtime, entries: Sequence[AuditEntry]) -> None:
     """Append the audit records and commit; 503 Problem (and nothing stored) when that fails."""
     try:
-        records = rt.audit.append(session, entries)
+        rt.audit.append(session, entries)
         session.commit()
     except (AuditError, SQLAlchemyError, OSError):
         session.rollback()
@@ -81,24 +80,6 @@ def audit_and_commit(session: Session, rt: Runtime, entries: Sequence[AuditEntry
             "was sent. Try again later.",
             audit={"skip": True},
         ) from None
-    every = rt.checkpoint_every
-    if records and every and records[-1].seq // every > (records[0].seq - 1) // every:
-        _checkpoint(rt)
-
-
-def _checkpoint(rt: Runtime) -> None:
-    """Sign a checkpoint of the head in its own transaction; a failure is logged, not raised
-    (the records are committed; the next crossing or `broker audit checkpoint` signs again)."""
-    session = rt.sessions()
-    try:
-        head = rt.audit.head(session)
-        rt.audit.add_checkpoint(session, sign_checkpoint(rt.checkpoint_key, head.seq, head.hash))
-        session.commit()
-    except (AuditError, SQLAlchemyError, OSError) as exc:
-        session.rollback()
-        structlog.get_logger("broker").warning("checkpoint_failed", error_type=type(exc).__name__)
-    finally:
-        session.close()
 
 
 # ── signals ─────────────────────────────────────────────────────────────────────────────────

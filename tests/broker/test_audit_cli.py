@@ -123,12 +123,6 @@ def test_verify_exits_0_when_intact_and_1_naming_the_tampered_seq(api: Api) -> N
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: verify_store returns the fast pass's failure "
-    "without the deep pass, so with --deep a changed column before a changed "
-    "body is not the seq named",
-)
 def test_deep_verify_names_the_first_bad_seq_of_both_kinds(api: Api) -> None:
     """--deep with a changed column at seq a and a changed body at a later seq b names a."""
     populate(api)
@@ -334,12 +328,6 @@ def test_export_of_a_period_starts_at_a_checkpoint_and_verifies_alone(
     assert report(result)["anchor_seq"] == at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: verify_export ignores the header's until_seq and "
-    "drops the checkpoints past the last record present, so records cut off the "
-    "end of an export (even ones a checkpoint vouches for) go unnoticed",
-)
 def test_verify_export_notices_records_cut_off_the_end(api: Api, offline: Any) -> None:
     """Deleting the last record line of an export is caught, naming its seq."""
     populate(api)
@@ -351,12 +339,6 @@ def test_verify_export_notices_records_cut_off_the_end(api: Api, offline: Any) -
     assert report(result)["first_bad_seq"] == json.loads(lines[last])["seq"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: privacy._seq_bounds turns 'no record since "
-    "--since' into first seq 1 (`first or 1`), so a period after the last "
-    "record exports the whole log",
-)
 def test_export_of_a_period_without_records_holds_none(api: Api) -> None:
     """--since after the last record: a header and the checkpoints, no record lines."""
     populate(api)

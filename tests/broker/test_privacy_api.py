@@ -386,12 +386,6 @@ def test_malformed_filters_are_refused(api: Api) -> None:
         assert "items" not in response.json
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a filter value shaped like a BSN (person=123456789) "
-    "makes query_audit build an AuditEntry whose detail the entry refuses: an "
-    "unaudited 500 instead of a 422",
-)
 def test_a_filter_shaped_like_a_bsn_is_refused_not_a_crash(api: Api) -> None:
     """person=<nine digits> (a BSN typed into the wrong box) is a 422, and audited."""
     response = officer(api, "/api/v1/audit", person="192285142")
@@ -488,12 +482,6 @@ def test_periodic_checkpoints_are_signed_every_n_records(configured: Callable[..
     assert result.is_intact and result.checkpoints_matched == len(kept)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: refusals are appended by observability."
-    "_audit_refusal (and tokens by issue_token) without audit_and_commit's "
-    "CHECKPOINT_EVERY crossing check, so a chain grown by them is never signed",
-)
 def test_periodic_checkpoints_also_come_when_refusals_grow_the_chain(
     configured: Callable[..., Api],
 ) -> None:
@@ -577,12 +565,6 @@ def test_anomalies_show_refusals_bulk_views_and_views_after_hours(
     assert not leaked([v for p in pupils for v in p.values], text_)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: refusals on the privacy endpoints are audited as "
-    "event 'api.request' (observability.EVENTS has no entry for them), and "
-    "anomalies() only counts case./signal./track./subject. events as refused",
-)
 def test_a_case_worker_trying_the_audit_log_shows_as_refused(api: Api) -> None:
     """A case worker's refused attempt at the audit log or an access report is an anomaly."""
     assert (
