@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,6 +38,7 @@ __all__ = [
     "TokenService",
 ]
 
+VERIFIED_CACHE_SIZE = 4096  # tokens whose signature this process has checked
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"
 TOKEN_TYPES = (TOKEN_TYPE, "application/at+jwt")
@@ -188,6 +191,11 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             issuer=current.issuer, resource_server=current.audience, realm="multiteam-broker"
         )
         self._service = service
+        # Tokens whose signature was already checked, so a token used for many requests is
+        # verified once; claims (exp, iss, aud, …), the key and the actor are still checked
+        # on every request.
+        self._verified: OrderedDict[str, tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get_jwks(self) -> KeySet:
         return self._service().key_set()
@@ -217,14 +225,26 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         keys = service.key_set()
         if not isinstance(header.get("kid"), str) or header["kid"] not in {k.kid for k in keys}:
             raise _invalid("the token was signed with an unknown key")
-        try:
-            token = jwt.decode(token_string, keys, algorithms=[ALGORITHM])
-        except JoseError as exc:
-            raise _invalid(_reason(exc)) from None
-        except (ValueError, TypeError):
-            raise _invalid("the token is not a JWT") from None
+        with self._lock:
+            known = self._verified.get(token_string)
+        if known is None:
+            try:
+                token = jwt.decode(token_string, keys, algorithms=[ALGORITHM])
+            except JoseError as exc:
+                raise _invalid(_reason(exc)) from None
+            except (ValueError, TypeError):
+                raise _invalid("the token is not a JWT") from None
+            known = (dict(token.claims), dict(token.header))
+            with self._lock:
+                self._verified[token_string] = known
+                while len(self._verified) > VERIFIED_CACHE_SIZE:
+                    self._verified.popitem(last=False)
+        claims, checked_header = known
         return AccessTokenClaims(
-            token.claims, token.header, self.claims_options(), params={"clock": service.clock}
+            dict(claims),
+            dict(checked_header),
+            self.claims_options(),
+            params={"clock": service.clock},
         )
 
     def validate_token(
