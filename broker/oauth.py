@@ -44,13 +44,13 @@ from flask import (
     session,
 )
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
-from audit import AuditEntry, AuditError
+from audit import AuditEntry
 
 from .accounts import MAX_PASSWORD_LENGTH, find_person
 from .auth import SYSTEM_ROLE, request_id, source_address
 from .models import AuthorizationCode, OAuthClient, Person, utcnow
+from .observability import audit_apart
 from .passwords import verify_password, verify_secret
 from .problems import Problem
 from .runtime import Runtime, db_session, runtime
@@ -337,26 +337,6 @@ def save_token(token: dict[str, Any], oauth_request: Any) -> None:
     audit_and_commit(db_session(), runtime(), [entry])
 
 
-def _audit_apart(entry: AuditEntry) -> bool:
-    """Write an audit record in a transaction of its own, after rolling back the request's
-    (on SQLite that holds the write lock); False when it could not be written."""
-    request_session = g.pop("db_session", None)
-    if request_session is not None:
-        request_session.rollback()
-        request_session.close()
-    rt = runtime()
-    s = rt.sessions()
-    try:
-        rt.audit.append(s, [entry])
-        s.commit()
-        return True
-    except (AuditError, SQLAlchemyError, OSError):
-        s.rollback()
-        return False
-    finally:
-        s.close()
-
-
 def _audit_unavailable() -> Problem:
     return Problem(
         503,
@@ -409,7 +389,7 @@ def token() -> Response:
                 "reason": g.get("oauth_refusal"),
             },
         )
-        if not _audit_apart(entry):
+        if not audit_apart(entry):
             raise _audit_unavailable()
     return response
 
@@ -506,7 +486,7 @@ def authorize() -> Response:
             client_id=client.client_id,
             detail={"method": "password", "reason": how},
         )
-        if not _audit_apart(entry):
+        if not audit_apart(entry):
             raise _audit_unavailable()
         return _page(
             "login.html",

@@ -11,14 +11,14 @@ import structlog
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit import AuditError
+from audit import AuditEntry, AuditError
 
 from .auth import request_id, source_address
 from .problems import Problem, problem_response
 from .runtime import runtime
 from .services import Context
 
-__all__ = ["configure_logging", "init_app"]
+__all__ = ["audit_apart", "configure_logging", "init_app"]
 
 # Which audit event and action a refusal on each endpoint stands for.
 EVENTS = {
@@ -64,12 +64,6 @@ def _audit_refusal(problem: Problem) -> bool:
     extra = {k: v for k, v in problem.audit.items() if k in ("subject", "case_id")}
     detail: dict[str, Any] = {"status": problem.status, "code": problem.code}
     detail.update({k: v for k, v in problem.audit.items() if k in ("reason", "track", "problems")})
-    # End the request's own transaction first: on SQLite it holds the write lock.
-    request_session = g.pop("db_session", None)
-    if request_session is not None:
-        request_session.rollback()
-        request_session.close()
-    session = rt.sessions()
     try:
         entry = ctx.entry(
             event,
@@ -79,6 +73,21 @@ def _audit_refusal(problem: Problem) -> bool:
             detail=detail,
             **{k: v for k, v in extra.items() if v},
         )
+    except AuditError:
+        return False
+    return audit_apart(entry)
+
+
+def audit_apart(entry: AuditEntry) -> bool:
+    """Write one audit record in a transaction of its own, after ending the request's (on
+    SQLite that holds the write lock); False when it could not be written."""
+    request_session = g.pop("db_session", None)
+    if request_session is not None:
+        request_session.rollback()
+        request_session.close()
+    rt = runtime()
+    session = rt.sessions()
+    try:
         rt.audit.append(session, [entry])
         session.commit()
         return True
