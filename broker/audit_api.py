@@ -31,7 +31,7 @@ from .privacy import (
     verify_log,
 )
 from .problems import Problem
-from .runtime import db_session, runtime
+from .runtime import db_session, read_session, runtime
 from .services import Context, audit_and_commit
 
 __all__ = ["privacy"]
@@ -105,8 +105,9 @@ def audit_query() -> Response:
             if not pattern.match(value):
                 errors.append({"field": arg, "problem": "has the wrong format"})
             elif looks_like_bsn(value):
-                errors.append({"field": arg, "problem": "looks like a BSN: search a young "
-                               "person with bsn="})
+                errors.append(
+                    {"field": arg, "problem": "looks like a BSN: search a young person with bsn="}
+                )
             filters[key] = value
     for arg, allowed in (("action", ACTIONS), ("outcome", OUTCOMES)):
         value = request.args.get(arg)
@@ -137,7 +138,9 @@ def audit_verify() -> Response:
     ctx = _context("toezicht")
     rt = runtime()
     session = db_session()
-    result = verify_log(session, rt, deep=request.args.get("deep") in ("1", "true"))
+    session.rollback()  # end the request's transaction: on SQLite it holds the write lock
+    with read_session() as reader:
+        result = verify_log(reader, rt, deep=request.args.get("deep") in ("1", "true"))
     entry = ctx.entry(
         "audit.verify",
         "execute",

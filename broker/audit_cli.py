@@ -14,7 +14,7 @@ from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, loa
 
 from .privacy import export_lines, make_checkpoint, public_key_pem, purge_audit, verify_export
 from .privacy import verify_log as verify_stored
-from .runtime import runtime, transaction
+from .runtime import read_session, runtime, transaction
 from .services import Context, audit_and_commit
 
 __all__ = ["audit_group", "purge_command"]
@@ -48,11 +48,12 @@ def verify_command(checkpoint_files: tuple[Path, ...], deep: bool) -> None:
         outside = [checkpoint_from_json(p.read_text()) for p in checkpoint_files]
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from None
-    with transaction() as session:
-        kept = rt.audit.checkpoints(session)
+    with read_session() as reader:
+        kept = rt.audit.checkpoints(reader)
         result = verify_stored(
-            session, rt, deep=deep, checkpoints=kept + outside if outside else None
+            reader, rt, deep=deep, checkpoints=kept + outside if outside else None
         )
+    with transaction() as session:
         entry = _OPERATOR.entry(
             "audit.verify",
             "execute",
@@ -106,18 +107,14 @@ def _date(value: str | None) -> dt.datetime | None:
 def export_command(since: str | None, until: str | None) -> None:
     """Write the records of a period as JSON lines (with the checkpoints) to stdout."""
     rt = runtime()
-    with transaction() as session:
-        count = 0
-        for line in export_lines(session, rt, _date(since), _date(until)):
-            click.echo(line)
-            count += 1
+    with transaction() as session:  # audited first: if that fails, nothing is exported
         entry = _OPERATOR.entry(
-            "audit.export",
-            "read",
-            "success",
-            detail={"lines": count, "since": since, "until": until},
+            "audit.export", "read", "success", detail={"since": since, "until": until}
         )
         audit_and_commit(session, rt, [entry])
+    with read_session() as reader:
+        for line in export_lines(reader, rt, _date(since), _date(until)):
+            click.echo(line)
 
 
 @audit_group.command("verify-export")

@@ -22,8 +22,13 @@ _PENDING = "broker.audit_appended"
 class CheckpointingAuditStore(SqlAuditStore):
     """The SQL audit store, noting on the session which seqs a transaction appended."""
 
-    def __init__(self, sessions: sessionmaker[Session], key: Ed25519PrivateKey, every: int,
-                 clock: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        key: Ed25519PrivateKey,
+        every: int,
+        clock: Callable[..., Any] | None = None,
+    ) -> None:
         super().__init__(clock)
         self._sessions = sessions
         self._key = key

@@ -66,8 +66,9 @@ class Runtime:
             convenant=convenant,
             engine=engine,
             sessions=sessions,
-            audit=CheckpointingAuditStore(sessions, checkpoint_key,
-                                          int(config["CHECKPOINT_EVERY"])),
+            audit=CheckpointingAuditStore(
+                sessions, checkpoint_key, int(config["CHECKPOINT_EVERY"])
+            ),
             keyring=keyring,
             token_settings=TokenService(
                 key=keyring.keys().current,
@@ -120,6 +121,19 @@ def db_session() -> Session:
         g.db_session = runtime().sessions()
     session: Session = g.db_session
     return session
+
+
+@contextmanager
+def read_session() -> Iterator[Session]:
+    """A session for long reads (verification, exports): on SQLite a deferred transaction,
+    so it takes no write lock and writers go on; always rolled back."""
+    engine = runtime().engine.execution_options(sqlite_begin="DEFERRED")
+    session = Session(bind=engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
 
 
 @contextmanager
