@@ -109,7 +109,11 @@ def resolve_actor(session: Session, claims: dict[str, Any]) -> Actor:
             token_id=jti,
             kind="client",
         )
-    person = session.scalar(select(Person).where(Person.username == subject))
+    person = session.execute(
+        select(
+            Person.id, Person.username, Person.name, Person.party, Person.roles, Person.disabled
+        ).where(Person.username == subject)
+    ).one_or_none()  # columns, not an ORM object: this runs on every request
     if person is None or person.disabled:
         raise _no_access("the person of this token has no access (unknown or disabled)")
     return Actor(
