@@ -34,7 +34,7 @@ def _stamp() -> str:
 
 def ensure_environment() -> None:
     """Create the virtual environment and install the broker into it, when needed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (run.py may be started by an older python3)
         sys.exit(f"The broker needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     stamp_file = VENV / ".broker-installed"
     if stamp_file.exists() and stamp_file.read_text() == _stamp():

@@ -22,12 +22,14 @@ from broker.runtime import runtime
 @pytest.fixture
 def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The broker on a fresh database (SQLite, and PostgreSQL when reachable), demo accounts."""
-    app = create_app({
-        "DATABASE_URL": db_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "LOG_LEVEL": "WARNING",
-        "TESTING": True,
-    })
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "LOG_LEVEL": "WARNING",
+            "TESTING": True,
+        }
+    )
     with app.app_context():
         init_database()
         ensure_accounts()
@@ -54,29 +56,44 @@ class Api:
         """Authorization headers for the account, or none."""
         return {"Authorization": f"Bearer {self.token(username)}"} if username else {}
 
-    def signal(self, username: str, subject: dict[str, Any], fields: dict[str, Any],
-               summary: str | None = None) -> TestResponse:
+    def signal(
+        self,
+        username: str,
+        subject: dict[str, Any],
+        fields: dict[str, Any],
+        summary: str | None = None,
+    ) -> TestResponse:
         """POST /api/v1/signals."""
         body: dict[str, Any] = {"subject": subject, "fields": fields}
         if summary is not None:
             body["summary"] = summary
         return self.client.post("/api/v1/signals", json=body, headers=self.headers(username))
 
-    def view(self, username: str, case_id: str, purpose: str = "casusoverleg",
-             **params: str) -> TestResponse:
+    def view(
+        self, username: str, case_id: str, purpose: str = "casusoverleg", **params: str
+    ) -> TestResponse:
         """GET /api/v1/cases/{id}."""
-        return self.client.get(f"/api/v1/cases/{case_id}",
-                               query_string={"purpose": purpose, **params},
-                               headers=self.headers(username))
+        return self.client.get(
+            f"/api/v1/cases/{case_id}",
+            query_string={"purpose": purpose, **params},
+            headers=self.headers(username),
+        )
 
-    def track(self, case_id: str, track: str, reason: str = "Besproken in het MultiTeam",
-              director: str | None = None, username: str = "mulder") -> TestResponse:
+    def track(
+        self,
+        case_id: str,
+        track: str,
+        reason: str = "Besproken in het MultiTeam",
+        director: str | None = None,
+        username: str = "mulder",
+    ) -> TestResponse:
         """POST /api/v1/cases/{id}/track as the coordinator."""
         body: dict[str, Any] = {"track": track, "reason": reason}
         if director:
             body["case_director"] = director
-        return self.client.post(f"/api/v1/cases/{case_id}/track", json=body,
-                                headers=self.headers(username))
+        return self.client.post(
+            f"/api/v1/cases/{case_id}/track", json=body, headers=self.headers(username)
+        )
 
     def count(self, model: Any) -> int:
         """How many rows a table holds."""

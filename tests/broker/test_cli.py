@@ -21,12 +21,14 @@ from broker.runtime import runtime
 @pytest.fixture
 def bare_app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The broker on an empty database: no schema, no accounts."""
-    app = create_app({
-        "DATABASE_URL": db_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "LOG_LEVEL": "WARNING",
-        "TESTING": True,
-    })
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "LOG_LEVEL": "WARNING",
+            "TESTING": True,
+        }
+    )
     yield app
     app.extensions["broker"].engine.dispose()
 
@@ -86,23 +88,26 @@ def test_token_prints_an_accepted_token_and_is_audited(app: Flask) -> None:
     result = invoke(app, "token", "visser")
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
-    response = app.test_client().get("/api/v1/convenant",
-                                     headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().get(
+        "/api/v1/convenant", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200, response.json
     issued = [e for e in audit_events(app) if e.event == "token.issue"]
     assert len(issued) == 1
-    assert (issued[0].person_id, issued[0].party, issued[0].outcome) == ("visser", "om",
-                                                                         "success")
+    assert (issued[0].person_id, issued[0].party, issued[0].outcome) == ("visser", "om", "success")
     assert token not in repr(issued[0])
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (("token", "nobody"), "no active person 'nobody'"),
-    (("token", "visser", "--ttl", "5"), "--ttl"),
-    (("token",), "USERNAME"),
-], ids=["unknown_user", "ttl_too_short", "no_user"])
-def test_token_refuses_without_printing_one(app: Flask, args: tuple[str, ...],
-                                            says: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("token", "nobody"), "no active person 'nobody'"),
+        (("token", "visser", "--ttl", "5"), "--ttl"),
+        (("token",), "USERNAME"),
+    ],
+    ids=["unknown_user", "ttl_too_short", "no_user"],
+)
+def test_token_refuses_without_printing_one(app: Flask, args: tuple[str, ...], says: str) -> None:
     """token for an unknown user, a bad --ttl or no user exits non-zero and issues nothing."""
     result = invoke(app, *args)
     assert result.exit_code != 0

@@ -43,9 +43,11 @@ def _short_lock_wait(app: Flask) -> None:
 def case_id(api: Api) -> str:
     """A case in track signaal, opened by a police signal with distinctive values."""
     surname, given, wijk = SENTINELS
-    response = api.signal("jansen", {"bsn": BSN},
-                          {"surname": surname, "given_names": given, "wijk": wijk,
-                           "incident_count": 2})
+    response = api.signal(
+        "jansen",
+        {"bsn": BSN},
+        {"surname": surname, "given_names": given, "wijk": wijk, "incident_count": 2},
+    )
     assert response.status_code == 201, response.json
     return str(response.json["case_id"])
 
@@ -69,8 +71,16 @@ def before(api: Api, *usernames: str) -> Before:
     return Before(_stored(api), len(api.audit_records()))
 
 
-def refused(api: Api, was: Before, response: TestResponse, status: int, code: str, *,
-            event: str, outcome: str) -> dict[str, Any]:
+def refused(
+    api: Api,
+    was: Before,
+    response: TestResponse,
+    status: int,
+    code: str,
+    *,
+    event: str,
+    outcome: str,
+) -> dict[str, Any]:
     """Assert a problem+json refusal that stored nothing and left one audit record."""
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
@@ -92,8 +102,12 @@ def _track_of(api: Api, case_id: str) -> str:
 
 # ── 400 and 413: the body ───────────────────────────────────────────────────────────────────
 
-MALFORMED = {"truncated": "{", "bad_value": '{"subject": }', "empty": "",
-             "deeply_nested": "[" * 100_000 + "]" * 100_000}
+MALFORMED = {
+    "truncated": "{",
+    "bad_value": '{"subject": }',
+    "empty": "",
+    "deeply_nested": "[" * 100_000 + "]" * 100_000,
+}
 
 
 def test_malformed_json_is_400(api: Api, subtests: pytest.Subtests) -> None:
@@ -101,11 +115,15 @@ def test_malformed_json_is_400(api: Api, subtests: pytest.Subtests) -> None:
     for kind, body in MALFORMED.items():
         with subtests.test(kind):
             was = before(api, "jansen")
-            response = api.client.post("/api/v1/signals", data=body,
-                                       headers=api.headers("jansen"),
-                                       content_type="application/json")
-            problem = refused(api, was, response, 400, "malformed_json",
-                              event="signal.create", outcome="invalid")
+            response = api.client.post(
+                "/api/v1/signals",
+                data=body,
+                headers=api.headers("jansen"),
+                content_type="application/json",
+            )
+            problem = refused(
+                api, was, response, 400, "malformed_json", event="signal.create", outcome="invalid"
+            )
             assert "JSON" in problem["detail"]
 
 
@@ -113,21 +131,25 @@ def test_body_over_one_mebibyte_is_413(api: Api) -> None:
     """A body just over MAX_CONTENT_LENGTH (1 MiB) is 413 request_too_large."""
     was = before(api, "jansen")
     body = b'{"summary": "' + b"x" * (1024 * 1024) + b'"}'
-    response = api.client.post("/api/v1/signals", data=body, headers=api.headers("jansen"),
-                               content_type="application/json")
-    problem = refused(api, was, response, 413, "request_too_large", event="signal.create",
-                      outcome="invalid")
+    response = api.client.post(
+        "/api/v1/signals", data=body, headers=api.headers("jansen"), content_type="application/json"
+    )
+    problem = refused(
+        api, was, response, 413, "request_too_large", event="signal.create", outcome="invalid"
+    )
     assert str(1024 * 1024) in problem["detail"]
 
 
 # ── 401: who asks ───────────────────────────────────────────────────────────────────────────
 
+
 def _forged(api: Api, **changes: Any) -> str:
     """A token for jansen from the app's token service with some of its settings changed."""
     with api.app.app_context():
         service = dataclasses.replace(runtime().tokens, **changes)
-    token, _ = service.issue(subject="jansen", party="politie", roles=["case_worker"],
-                             name="Wijkagent Pieter Jansen")
+    token, _ = service.issue(
+        subject="jansen", party="politie", roles=["case_worker"], name="Wijkagent Pieter Jansen"
+    )
     return token
 
 
@@ -146,20 +168,29 @@ def _own_kid(api: Api) -> str:
 BAD_AUTHORIZATION: dict[str, tuple[Callable[[Api], dict[str, str]], str]] = {
     "no_header": (lambda api: {}, "missing_token"),
     "empty_bearer": (lambda api: {"Authorization": "Bearer "}, "missing_token"),
-    "basic_scheme": (lambda api: {"Authorization": "Basic amFuc2VuOmdlaGVpbQ=="},
-                     "missing_token"),
+    "basic_scheme": (lambda api: {"Authorization": "Basic amFuc2VuOmdlaGVpbQ=="}, "missing_token"),
     "garbage": (lambda api: {"Authorization": "Bearer not-a-token"}, "invalid_token"),
     "three_garbage_parts": (lambda api: {"Authorization": "Bearer a.b.c"}, "invalid_token"),
-    "expired": (lambda api: {"Authorization": "Bearer " + _forged(
-        api, clock=lambda: time.time() - 3600)}, "invalid_token"),
-    "other_key": (lambda api: {"Authorization": "Bearer " + _forged(
-        api, key=_other_key())}, "invalid_token"),
-    "other_key_same_kid": (lambda api: {"Authorization": "Bearer " + _forged(
-        api, key=_other_key(_own_kid(api)))}, "invalid_token"),
-    "wrong_audience": (lambda api: {"Authorization": "Bearer " + _forged(
-        api, audience="another-service")}, "invalid_token"),
-    "wrong_issuer": (lambda api: {"Authorization": "Bearer " + _forged(
-        api, issuer="https://issuer.invalid")}, "invalid_token"),
+    "expired": (
+        lambda api: {"Authorization": "Bearer " + _forged(api, clock=lambda: time.time() - 3600)},
+        "invalid_token",
+    ),
+    "other_key": (
+        lambda api: {"Authorization": "Bearer " + _forged(api, key=_other_key())},
+        "invalid_token",
+    ),
+    "other_key_same_kid": (
+        lambda api: {"Authorization": "Bearer " + _forged(api, key=_other_key(_own_kid(api)))},
+        "invalid_token",
+    ),
+    "wrong_audience": (
+        lambda api: {"Authorization": "Bearer " + _forged(api, audience="another-service")},
+        "invalid_token",
+    ),
+    "wrong_issuer": (
+        lambda api: {"Authorization": "Bearer " + _forged(api, issuer="https://issuer.invalid")},
+        "invalid_token",
+    ),
 }
 
 
@@ -169,12 +200,12 @@ def test_bad_or_missing_token_is_401(api: Api, subtests: pytest.Subtests) -> Non
         with subtests.test(kind):
             headers = make_headers(api)
             was = before(api)
-            response = api.client.post("/api/v1/signals",
-                                       json={"subject": {"bsn": BSN},
-                                             "fields": {"surname": "Jong"}},
-                                       headers=headers)
-            refused(api, was, response, 401, code, event="signal.create",
-                    outcome="unauthorized")
+            response = api.client.post(
+                "/api/v1/signals",
+                json={"subject": {"bsn": BSN}, "fields": {"surname": "Jong"}},
+                headers=headers,
+            )
+            refused(api, was, response, 401, code, event="signal.create", outcome="unauthorized")
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -184,8 +215,9 @@ def test_token_of_a_disabled_person_is_401(api: Api) -> None:
     with api.app.app_context(), transaction() as session:
         session.execute(update(Person).where(Person.username == "jansen").values(disabled=True))
     response = api.signal("jansen", {"bsn": BSN}, {"surname": "Jong"})
-    problem = refused(api, was, response, 401, "invalid_token", event="signal.create",
-                      outcome="unauthorized")
+    problem = refused(
+        api, was, response, 401, "invalid_token", event="signal.create", outcome="unauthorized"
+    )
     assert "disabled" in problem["detail"]
 
 
@@ -194,24 +226,28 @@ def test_token_of_a_disabled_person_is_401(api: Api) -> None:
 FORBIDDEN = {
     # username, purpose, extra query, code, a name the detail must mention
     "purpose_not_for_role": ("jansen", "triage", {}, "purpose_not_for_role", "triage"),
-    "unknown_purpose": ("jansen", "nieuwsgierigheid", {}, "purpose_unknown",
-                        "nieuwsgierigheid"),
+    "unknown_purpose": ("jansen", "nieuwsgierigheid", {}, "purpose_unknown", "nieuwsgierigheid"),
     "malformed_purpose": ("jansen", "Triage; DROP", {}, "purpose_unknown", "purpose"),
-    "role_not_held": ("jansen", "casusoverleg", {"role": "coordinator"}, "role_not_held",
-                      "coordinator"),
+    "role_not_held": (
+        "jansen",
+        "casusoverleg",
+        {"role": "coordinator"},
+        "role_not_held",
+        "coordinator",
+    ),
     "privacy_officer_asks_content": ("dekker", "toezicht", {}, "no_case_content", "toezicht"),
 }
 
 
-def test_purpose_the_role_may_not_use_is_403(api: Api, case_id: str,
-                                             subtests: pytest.Subtests) -> None:
+def test_purpose_the_role_may_not_use_is_403(
+    api: Api, case_id: str, subtests: pytest.Subtests
+) -> None:
     """A purpose that is unknown or not the caller's role's is 403 naming it; nothing shown."""
     for kind, (username, purpose, params, code, named) in FORBIDDEN.items():
         with subtests.test(kind):
             was = before(api, username)
             response = api.view(username, case_id, purpose=purpose, **params)
-            problem = refused(api, was, response, 403, code, event="case.view",
-                              outcome="denied")
+            problem = refused(api, was, response, 403, code, event="case.view", outcome="denied")
             assert named in problem["detail"]
             assert not any(s in response.get_data(as_text=True) for s in SENTINELS)
 
@@ -220,36 +256,46 @@ def test_missing_purpose_is_403(api: Api, case_id: str) -> None:
     """A read without ?purpose= is 403 purpose_missing listing the purposes."""
     was = before(api, "jansen")
     response = api.client.get(f"/api/v1/cases/{case_id}", headers=api.headers("jansen"))
-    problem = refused(api, was, response, 403, "purpose_missing", event="case.view",
-                      outcome="denied")
+    problem = refused(
+        api, was, response, 403, "purpose_missing", event="case.view", outcome="denied"
+    )
     assert "purpose" in problem["detail"] and "casusoverleg" in problem["purposes"]
 
 
-def test_case_worker_cannot_assign_a_track(api: Api, case_id: str,
-                                           subtests: pytest.Subtests) -> None:
+def test_case_worker_cannot_assign_a_track(
+    api: Api, case_id: str, subtests: pytest.Subtests
+) -> None:
     """A case worker calling the track endpoint is 403; the track stays as it was."""
-    for query, code in (({}, "purpose_not_for_role"),
-                        ({"purpose": "casusoverleg"}, "coordinator_only")):
+    for query, code in (
+        ({}, "purpose_not_for_role"),
+        ({"purpose": "casusoverleg"}, "coordinator_only"),
+    ):
         with subtests.test(code):
             was = before(api, "jansen")
-            response = api.client.post(f"/api/v1/cases/{case_id}/track", query_string=query,
-                                       json={"track": "pga", "reason": "Zelf besloten"},
-                                       headers=api.headers("jansen"))
+            response = api.client.post(
+                f"/api/v1/cases/{case_id}/track",
+                query_string=query,
+                json={"track": "pga", "reason": "Zelf besloten"},
+                headers=api.headers("jansen"),
+            )
             refused(api, was, response, 403, code, event="track.change", outcome="denied")
             assert _track_of(api, case_id) == "signaal"
 
 
 # ── 404: no such case (or none the caller may see) ──────────────────────────────────────────
 
-def test_unknown_or_malformed_case_id_is_404(api: Api, case_id: str,
-                                             subtests: pytest.Subtests) -> None:
+
+def test_unknown_or_malformed_case_id_is_404(
+    api: Api, case_id: str, subtests: pytest.Subtests
+) -> None:
     """A case id that names no case, well-formed or not, is 404 case_not_found."""
     for wanted in (UNKNOWN_CASE, "not-a-case-id", "case-" + "G" * 32, case_id + "0"):
         with subtests.test(wanted):
             was = before(api, "jansen")
             response = api.view("jansen", wanted)
-            problem = refused(api, was, response, 404, "case_not_found", event="case.view",
-                              outcome="not_found")
+            problem = refused(
+                api, was, response, 404, "case_not_found", event="case.view", outcome="not_found"
+            )
             assert "case" in problem["detail"]
 
 
@@ -257,8 +303,9 @@ def test_case_off_the_partys_tracks_is_404_like_an_unknown_one(api: Api, case_id
     """A party off the case team that supplied nothing gets the unknown-case 404, word for word."""
     was = before(api, "smit")
     response = api.view("smit", case_id)
-    problem = refused(api, was, response, 404, "case_not_found", event="case.view",
-                      outcome="not_found")
+    problem = refused(
+        api, was, response, 404, "case_not_found", event="case.view", outcome="not_found"
+    )
     assert api.audit_records()[-1].entry.case_id == case_id
     unknown = api.view("smit", UNKNOWN_CASE).json
     same = ("type", "title", "status", "code", "detail")
@@ -271,49 +318,112 @@ def test_track_change_of_an_unknown_case_is_404(api: Api) -> None:
     """The coordinator assigning a track to a case that does not exist gets 404."""
     was = before(api, "mulder")
     response = api.track(UNKNOWN_CASE, "pga")
-    refused(api, was, response, 404, "case_not_found", event="track.change",
-            outcome="not_found")
+    refused(api, was, response, 404, "case_not_found", event="track.change", outcome="not_found")
 
 
 # ── 422: the signal ─────────────────────────────────────────────────────────────────────────
+
 
 def _born_years_ago(years: int) -> str:
     return dt.date(dt.date.today().year - years, 1, 1).isoformat()
 
 
-FALLBACK = {"surname": "Jong", "given_names": "Kevin", "birth_date": _born_years_ago(17),
-            "postcode": "8917 BP", "house_number": "40"}
+FALLBACK = {
+    "surname": "Jong",
+    "given_names": "Kevin",
+    "birth_date": _born_years_ago(17),
+    "postcode": "8917 BP",
+    "house_number": "40",
+}
 
 INVALID_SIGNALS: dict[str, tuple[str, dict[str, Any], dict[str, Any], str, str | None]] = {
     # username, subject, fields, the field the problem names, a sent value never echoed
-    "bsn_fails_eleven_check": ("jansen", {"bsn": "123456789"}, {"surname": "Jong"},
-                               "subject.bsn", "123456789"),
-    "bsn_all_zeros": ("jansen", {"bsn": "000000000"}, {"surname": "Jong"}, "subject.bsn",
-                      "000000000"),
-    "bsn_not_a_string": ("jansen", {"bsn": 725763863}, {"surname": "Jong"}, "subject.bsn",
-                         None),
-    "unknown_field": ("jansen", {"bsn": BSN}, {"lievelingskleur": "Zeegroen-Sentinel"},
-                      "fields.lievelingskleur", "Zeegroen-Sentinel"),
-    "field_the_party_may_not_supply": ("bakker", {"bsn": BSN}, {"incident_count": 2},
-                                       "fields.incident_count", None),
-    "string_for_integer": ("jansen", {"bsn": BSN}, {"incident_count": "twee-Sentinel"},
-                           "fields.incident_count", "twee-Sentinel"),
-    "bool_for_integer": ("jansen", {"bsn": BSN}, {"incident_count": True},
-                         "fields.incident_count", None),
-    "bad_postcode": ("jansen", {"bsn": BSN}, {"postcode": "0924 CK"}, "fields.postcode",
-                     "0924 CK"),
-    "bad_postcode_in_subject": ("jansen", {**FALLBACK, "postcode": "89175 XX"},
-                                {"surname": "Jong"}, "subject.postcode", "89175 XX"),
-    "bad_date": ("jansen", {"bsn": BSN}, {"birth_date": "2010-02-30"}, "fields.birth_date",
-                 "2010-02-30"),
-    "date_not_iso": ("jansen", {"bsn": BSN}, {"birth_date": "14-03-2011"},
-                     "fields.birth_date", "14-03-2011"),
-    "younger_than_8": ("jansen", {"bsn": BSN}, {"birth_date": _born_years_ago(7)},
-                       "birth_date", None),
-    "older_than_27": ("jansen", {"bsn": BSN}, {"birth_date": _born_years_ago(28)},
-                      "birth_date", None),
-    "born_in_the_future": ("jansen", {"bsn": BSN}, {"birth_date": _born_years_ago(-1)},
-                           "birth_date", None),
+    "bsn_fails_eleven_check": (
+        "jansen",
+        {"bsn": "123456789"},
+        {"surname": "Jong"},
+        "subject.bsn",
+        "123456789",
+    ),
+    "bsn_all_zeros": (
+        "jansen",
+        {"bsn": "000000000"},
+        {"surname": "Jong"},
+        "subject.bsn",
+        "000000000",
+    ),
+    "bsn_not_a_string": ("jansen", {"bsn": 725763863}, {"surname": "Jong"}, "subject.bsn", None),
+    "unknown_field": (
+        "jansen",
+        {"bsn": BSN},
+        {"lievelingskleur": "Zeegroen-Sentinel"},
+        "fields.lievelingskleur",
+        "Zeegroen-Sentinel",
+    ),
+    "field_the_party_may_not_supply": (
+        "bakker",
+        {"bsn": BSN},
+        {"incident_count": 2},
+        "fields.incident_count",
+        None,
+    ),
+    "string_for_integer": (
+        "jansen",
+        {"bsn": BSN},
+        {"incident_count": "twee-Sentinel"},
+        "fields.incident_count",
+        "twee-Sentinel",
+    ),
+    "bool_for_integer": (
+        "jansen",
+        {"bsn": BSN},
+        {"incident_count": True},
+        "fields.incident_count",
+        None,
+    ),
+    "bad_postcode": ("jansen", {"bsn": BSN}, {"postcode": "0924 CK"}, "fields.postcode", "0924 CK"),
+    "bad_postcode_in_subject": (
+        "jansen",
+        {**FALLBACK, "postcode": "89175 XX"},
+        {"surname": "Jong"},
+        "subject.postcode",
+        "89175 XX",
+    ),
+    "bad_date": (
+        "jansen",
+        {"bsn": BSN},
+        {"birth_date": "2010-02-30"},
+        "fields.birth_date",
+        "2010-02-30",
+    ),
+    "date_not_iso": (
+        "jansen",
+        {"bsn": BSN},
+        {"birth_date": "14-03-2011"},
+        "fields.birth_date",
+        "14-03-2011",
+    ),
+    "younger_than_8": (
+        "jansen",
+        {"bsn": BSN},
+        {"birth_date": _born_years_ago(7)},
+        "birth_date",
+        None,
+    ),
+    "older_than_27": (
+        "jansen",
+        {"bsn": BSN},
+        {"birth_date": _born_years_ago(28)},
+        "birth_date",
+        None,
+    ),
+    "born_in_the_future": (
+        "jansen",
+        {"bsn": BSN},
+        {"birth_date": _born_years_ago(-1)},
+        "birth_date",
+        None,
+    ),
 }
 
 
@@ -323,8 +433,9 @@ def test_invalid_signal_is_422_naming_the_field(api: Api, subtests: pytest.Subte
         with subtests.test(kind):
             was = before(api, username)
             response = api.signal(username, subject, fields)
-            problem = refused(api, was, response, 422, "invalid_signal",
-                              event="signal.create", outcome="invalid")
+            problem = refused(
+                api, was, response, 422, "invalid_signal", event="signal.create", outcome="invalid"
+            )
             named = [e["field"] for e in problem["errors"]]
             assert any(n == field or n.endswith("." + field) for n in named), named
             if value is not None:
@@ -346,24 +457,35 @@ INVALID_TRACK_CHANGES: dict[str, tuple[dict[str, Any], str]] = {
     "back_to_signaal": ({"track": "signaal", "reason": "Terug naar af"}, "track"),
     "missing_reason": ({"track": "pga"}, "reason"),
     "blank_reason": ({"track": "pga", "reason": "   "}, "reason"),
-    "director_off_the_case_team": ({"track": "lokaal_preventief", "reason": "Besproken",
-                                    "case_director": "smit"}, "case_director"),
-    "unknown_director": ({"track": "pga", "reason": "Besproken", "case_director": "niemand"},
-                         "case_director"),
+    "director_off_the_case_team": (
+        {"track": "lokaal_preventief", "reason": "Besproken", "case_director": "smit"},
+        "case_director",
+    ),
+    "unknown_director": (
+        {"track": "pga", "reason": "Besproken", "case_director": "niemand"},
+        "case_director",
+    ),
 }
 
 
-def test_invalid_track_change_is_422(api: Api, case_id: str,
-                                     subtests: pytest.Subtests) -> None:
+def test_invalid_track_change_is_422(api: Api, case_id: str, subtests: pytest.Subtests) -> None:
     """An invalid track change is 422 naming the field; track and history stay as they were."""
     assert api.track(case_id, "lokaal_preventief").status_code == 200
     for kind, (body, field) in INVALID_TRACK_CHANGES.items():
         with subtests.test(kind):
             was = before(api, "mulder")
-            response = api.client.post(f"/api/v1/cases/{case_id}/track", json=body,
-                                       headers=api.headers("mulder"))
-            problem = refused(api, was, response, 422, "invalid_track_change",
-                              event="track.change", outcome="invalid")
+            response = api.client.post(
+                f"/api/v1/cases/{case_id}/track", json=body, headers=api.headers("mulder")
+            )
+            problem = refused(
+                api,
+                was,
+                response,
+                422,
+                "invalid_track_change",
+                event="track.change",
+                outcome="invalid",
+            )
             assert field in [e["field"] for e in problem["errors"]]
             assert _track_of(api, case_id) == "lokaal_preventief"
 
@@ -373,12 +495,14 @@ def test_same_track_again_is_409(api: Api, case_id: str) -> None:
     assert api.track(case_id, "pga").status_code == 200
     was = before(api, "mulder")
     response = api.track(case_id, "pga")
-    problem = refused(api, was, response, 409, "same_track", event="track.change",
-                      outcome="conflict")
+    problem = refused(
+        api, was, response, 409, "same_track", event="track.change", outcome="conflict"
+    )
     assert "pga" in problem["detail"]
 
 
 # ── 404 and 405: routing ────────────────────────────────────────────────────────────────────
+
 
 def test_unknown_route_is_404_problem(api: Api) -> None:
     """An unknown route under /api/v1 is a 404 problem, audited as not_found."""
@@ -391,12 +515,14 @@ def test_wrong_method_is_405_problem(api: Api) -> None:
     """A method a route does not have is a 405 problem naming the method."""
     was = before(api, "jansen")
     response = api.client.delete("/api/v1/signals", headers=api.headers("jansen"))
-    problem = refused(api, was, response, 405, "method_not_allowed", event="api.request",
-                      outcome="invalid")
+    problem = refused(
+        api, was, response, 405, "method_not_allowed", event="api.request", outcome="invalid"
+    )
     assert "DELETE" in problem["detail"]
 
 
 # ── 503: fail closed when the audit log cannot be written ───────────────────────────────────
+
 
 @pytest.fixture
 def audit_broken(api: Api, case_id: str) -> str:
@@ -422,8 +548,9 @@ def _unavailable(response: TestResponse) -> None:
 def test_case_view_fails_closed_without_audit(api: Api, audit_broken: str) -> None:
     """A case view whose audit record cannot be written is 503 and shows no value."""
     _unavailable(api.view("mulder", audit_broken, purpose="triage"))
-    response = api.client.get("/api/v1/cases", query_string={"purpose": "triage"},
-                              headers=api.headers("mulder"))
+    response = api.client.get(
+        "/api/v1/cases", query_string={"purpose": "triage"}, headers=api.headers("mulder")
+    )
     _unavailable(response)
 
 
@@ -452,12 +579,16 @@ UNAUDITABLE_REFUSALS: dict[str, tuple[str, str, str | None, dict[str, str]]] = {
 }
 
 
-def test_refusal_fails_closed_without_audit(api: Api, audit_broken: str,
-                                            subtests: pytest.Subtests) -> None:
+def test_refusal_fails_closed_without_audit(
+    api: Api, audit_broken: str, subtests: pytest.Subtests
+) -> None:
     """A refusal that cannot be audited is 503 problem+json, never a 500 or the refusal."""
     for kind, (method, path, username, query) in UNAUDITABLE_REFUSALS.items():
         with subtests.test(kind):
             response = getattr(api.client, method)(
-                path.format(case=audit_broken), query_string=query, json={"subject": {}},
-                headers=api.headers(username))
+                path.format(case=audit_broken),
+                query_string=query,
+                json={"subject": {}},
+                headers=api.headers(username),
+            )
             _unavailable(response)

@@ -26,8 +26,18 @@ def test_upgrade_is_idempotent_and_starts_the_chain(db_engine: Engine) -> None:
     upgrade(db_engine)
     upgrade(db_engine)
     tables = set(inspect(db_engine).get_table_names())
-    assert {"persons", "young_people", "cases", "signals", "field_values", "track_changes",
-            "audit_record", "audit_head", "audit_checkpoint", "alembic_version"} <= tables
+    assert {
+        "persons",
+        "young_people",
+        "cases",
+        "signals",
+        "field_values",
+        "track_changes",
+        "audit_record",
+        "audit_head",
+        "audit_checkpoint",
+        "alembic_version",
+    } <= tables
     with db_engine.connect() as connection:
         head = connection.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one()
     assert head == (0, audit.GENESIS_HASH)

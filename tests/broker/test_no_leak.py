@@ -42,23 +42,24 @@ from tests.broker.test_views_matrix import (
 )
 
 # Every demo account and its one role (gemeente has two people: coordinator and FG).
-ACCOUNTS = {**{u: (p, "coordinator" if p == "gemeente" else "case_worker")
-               for p, u in USERS.items()}, "dekker": ("gemeente", "privacy_officer")}
+ACCOUNTS = {
+    **{u: (p, "coordinator" if p == "gemeente" else "case_worker") for p, u in USERS.items()},
+    "dekker": ("gemeente", "privacy_officer"),
+}
 # Weighted towards the purposes that show case content; "onderzoek" is no purpose at all.
-PURPOSES = ("casusoverleg", "uitvoering") * 3 + ("triage", "toezicht", "inzageverzoek",
-                                                 "onderzoek")
+PURPOSES = ("casusoverleg", "uitvoering") * 3 + ("triage", "toezicht", "inzageverzoek", "onderzoek")
 NO_CASE_CONTENT = frozenset({"toezicht", "inzageverzoek"})  # convenant-matrix.md, "Always"
 TRACKS = ("lokaal_preventief", "pga", "zvh") * 2 + ("signaal",)
 TEXTS = frozenset(FIELDS) - BOOLEANS - INTEGERS - {"bsn", "birth_date", "postcode"}
 TOO_LONG = 4001  # longer than any string or text field may be
 
-PROPERTY = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 # Decoration around a string sentinel: any character but digits (so no stray number or date
 # can be mistaken for a leaked one), control characters and lone surrogates (refused as 422).
-decoration = st.text(st.characters(exclude_categories=("Cs", "Cc", "Nd")),
-                     max_size=6)
+decoration = st.text(st.characters(exclude_categories=("Cs", "Cc", "Nd")), max_size=6)
 
 
 class Logs:
@@ -88,6 +89,7 @@ def logs(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -
 
 
 # ── what is sent, and where it may not show up ──────────────────────────────────────────────
+
 
 @dataclass(frozen=True)
 class Value:
@@ -148,9 +150,11 @@ def value_of(name: str) -> st.SearchStrategy[Any]:
     if name == "birth_date":  # 11 to 21 years old
         return st.dates(dt.date(2005, 1, 1), dt.date(2014, 12, 31)).map(dt.date.isoformat)
     assert name == "postcode"
-    return st.tuples(st.integers(1000, 9999).map(str),
-                     st.text("ABCDEFGHJKLNPRTVXZabcdeghjklnprtvxz", min_size=2, max_size=2),
-                     st.booleans())
+    return st.tuples(
+        st.integers(1000, 9999).map(str),
+        st.text("ABCDEFGHJKLNPRTVXZabcdeghjklnprtvxz", min_size=2, max_size=2),
+        st.booleans(),
+    )
 
 
 @dataclass(frozen=True)
@@ -169,13 +173,15 @@ def plans(draw: st.DrawFn) -> Plan:
     signals = []
     for _ in range(draw(st.integers(1, 4))):
         party = draw(st.sampled_from(PARTIES))
-        names = draw(st.lists(st.sampled_from(suppliable(party)), min_size=1, max_size=14,
-                              unique=True))
+        names = draw(
+            st.lists(st.sampled_from(suppliable(party)), min_size=1, max_size=14, unique=True)
+        )
         signals.append((party, tuple((n, draw(value_of(n))) for n in names)))
     suppliers = sorted({USERS[party] for party, _ in signals})
     username = draw(st.sampled_from(suppliers) | st.sampled_from(sorted(ACCOUNTS)))
-    return Plan(draw(st.sampled_from(TRACKS)), tuple(signals), username,
-                draw(st.sampled_from(PURPOSES)))
+    return Plan(
+        draw(st.sampled_from(TRACKS)), tuple(signals), username, draw(st.sampled_from(PURPOSES))
+    )
 
 
 def expected_view(plan: Plan, sent: Sent) -> tuple[int, dict[str, str]]:
@@ -187,8 +193,7 @@ def expected_view(plan: Plan, sent: Sent) -> tuple[int, dict[str, str]]:
         cells = EFFECTS[key]
         return 200, {n: "show" if n in own else cells[n] for n in sent.current}
     if DENIED.get(key) == "not_on_case_team":
-        return (200 if own else 404), {n: "show" if n in own else "withhold"
-                                       for n in sent.current}
+        return (200 if own else 404), {n: "show" if n in own else "withhold" for n in sent.current}
     return 403, dict.fromkeys(sent.current, "withhold")
 
 
@@ -197,11 +202,15 @@ def submit_all(api: Api, plan: Plan, sent: Sent) -> str:
     case_id = ""
     for party, drawn in plan.signals:
         values = {n: materialise(n, d, sent.bsn) for n, d in drawn}
-        response = api.signal(USERS[party], {"bsn": sent.bsn},
-                              {n: v for n, (v, _, _) in values.items()})
+        response = api.signal(
+            USERS[party], {"bsn": sent.bsn}, {n: v for n, (v, _, _) in values.items()}
+        )
         assert response.status_code == 201, response.get_data(as_text=True)
-        sent.record(party, {n: v for n, (_, v, _) in values.items()},
-                    {n: v for n, (_, _, v) in values.items()})
+        sent.record(
+            party,
+            {n: v for n, (_, v, _) in values.items()},
+            {n: v for n, (_, _, v) in values.items()},
+        )
         case_id = response.json["case_id"]
     if plan.track != "signaal":
         response = api.track(case_id, plan.track)
@@ -233,15 +242,20 @@ def audit_head(api: Api) -> int:
             session.close()
 
 
-_SCHOOL_ON_ZVH = Plan("zvh", (("politie", (("incidents_summary", ("", "")),
-                                           ("incident_count", 12_345))),), "bakker", "uitvoering")
+_SCHOOL_ON_ZVH = Plan(
+    "zvh",
+    (("politie", (("incidents_summary", ("", "")), ("incident_count", 12_345))),),
+    "bakker",
+    "uitvoering",
+)
 
 
 @PROPERTY
 @given(plan=plans())
 @example(plan=_SCHOOL_ON_ZVH)
-def test_no_withheld_value_appears_in_a_response_audit_record_or_log(api: Api, logs: Logs,
-                                                                      plan: Plan) -> None:
+def test_no_withheld_value_appears_in_a_response_audit_record_or_log(
+    api: Api, logs: Logs, plan: Plan
+) -> None:
     """A value a view withholds is in neither its body, nor the audit log, nor the logs."""
     logs.start()
     start = audit_head(api)
@@ -256,12 +270,14 @@ def test_no_withheld_value_appears_in_a_response_audit_record_or_log(api: Api, l
     shown = set()
     if status == 200:
         disclosed = {n: e for n, e in effects.items() if e != "withhold"}
-        assert response.json["fields"] == {n: rendered(n, e, sent.current[n].value)
-                                           for n, e in disclosed.items()}
+        assert response.json["fields"] == {
+            n: rendered(n, e, sent.current[n].value) for n, e in disclosed.items()
+        }
         assert response.json["effects"] == disclosed
         shown = {sent.current[n].needle for n, e in disclosed.items() if e == "show"}
-    withheld = {v.needle for v in sent.supplied
-                if v.party != party and v.needle is not None} - shown
+    withheld = {
+        v.needle for v in sent.supplied if v.party != party and v.needle is not None
+    } - shown
     assert not [n for n in withheld if appears(n, text)], "a withheld value is in the response"
     _, audited = audit_since(api, start)
     assert response.headers["X-Request-ID"] in audited, "the view was not audited"
@@ -272,6 +288,7 @@ def test_no_withheld_value_appears_in_a_response_audit_record_or_log(api: Api, l
 
 
 # ── refused signals ─────────────────────────────────────────────────────────────────────────
+
 
 @dataclass(frozen=True)
 class BadSignal:
@@ -327,8 +344,9 @@ def bad_body(case: BadSignal, bsn: str) -> tuple[dict[str, Any], dict[str, Any],
 @given(case=bad_signals())
 @example(case=BadSignal("school", "not_supplier", "school_name", "care_details", ("", "")))
 @example(case=BadSignal("politie", "bad_bsn", "incidents_summary", "bsn", ("", "")))
-def test_a_refused_signal_leaves_no_trace_of_its_values(api: Api, logs: Logs,
-                                                        case: BadSignal) -> None:
+def test_a_refused_signal_leaves_no_trace_of_its_values(
+    api: Api, logs: Logs, case: BadSignal
+) -> None:
     """A refused signal: 422 naming the field at fault, no value anywhere, nothing stored."""
     logs.start()
     event(case.fault)

@@ -11,11 +11,23 @@ import policies
 from broker.runtime import runtime
 from tests.broker.conftest import Api
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/api/v1/openapi.json", "/.well-known/jwks.json",
-                "/.well-known/oauth-authorization-server", "/oauth/token", "/oauth/authorize"}
+PUBLIC_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/api/v1/openapi.json",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+    "/oauth/token",
+    "/oauth/authorize",
+}
 # The public routes a plain GET without parameters answers with 200.
-PUBLIC_DOCUMENTS = {"/healthz", "/readyz", "/api/v1/openapi.json", "/.well-known/jwks.json",
-                    "/.well-known/oauth-authorization-server"}
+PUBLIC_DOCUMENTS = {
+    "/healthz",
+    "/readyz",
+    "/api/v1/openapi.json",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 PROBLEM_REF = "#/components/responses/Problem"
 _VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
@@ -119,8 +131,9 @@ def test_every_route_but_the_public_ones_needs_a_token(api: Api) -> None:
             continue
         url = _VARIABLE.sub(case_path, rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            response = api.client.open(url, method=method, json={},
-                                       query_string={"purpose": "casusoverleg"})
+            response = api.client.open(
+                url, method=method, json={}, query_string={"purpose": "casusoverleg"}
+            )
             assert response.status_code == 401, (method, url, response.status_code)
             assert response.mimetype == "application/problem+json"
             assert response.json["code"] == "missing_token"

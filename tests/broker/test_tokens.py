@@ -46,14 +46,22 @@ def service(key: ECKey) -> TokenService:
 
 
 def _issue(service: TokenService) -> str:
-    token, _ = service.issue(subject="jansen", party="politie", roles=["case_worker"],
-                             name="Wijkagent Pieter Jansen")
+    token, _ = service.issue(
+        subject="jansen", party="politie", roles=["case_worker"], name="Wijkagent Pieter Jansen"
+    )
     return token
 
 
 def _claims(**changes: Any) -> dict[str, Any]:
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "jansen", "client_id": "broker-cli",
-              "iat": NOW, "exp": NOW + 900, "jti": "0" * 32}
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "jansen",
+        "client_id": "broker-cli",
+        "iat": NOW,
+        "exp": NOW + 900,
+        "jti": "0" * 32,
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -70,8 +78,13 @@ def _rejected(service: TokenService, token: str) -> str:
 
 def test_round_trip(service: TokenService) -> None:
     """An issued token verifies, with the claims it was issued with and an RFC 9068 header."""
-    token, issued = service.issue(subject="mulder", party="gemeente", roles=["coordinator"],
-                                  name="Coördinator Lisa Mulder", client_id="portal")
+    token, issued = service.issue(
+        subject="mulder",
+        party="gemeente",
+        roles=["coordinator"],
+        name="Coördinator Lisa Mulder",
+        client_id="portal",
+    )
     claims = service.verify(token)
     assert claims == issued
     assert (claims["iss"], claims["aud"], claims["sub"]) == (ISSUER, AUDIENCE, "mulder")
@@ -106,11 +119,11 @@ def test_alg_none_is_rejected(service: TokenService, key: ECKey) -> None:
     _rejected(service, token)
 
 
-def test_hs256_with_the_public_key_as_secret_is_rejected(service: TokenService,
-                                                         key: ECKey) -> None:
+def test_hs256_with_the_public_key_as_secret_is_rejected(service: TokenService, key: ECKey) -> None:
     """Algorithm confusion: an HS256 token keyed with the public key's PEM is rejected."""
-    signing_input = f"{_b64json({'alg': 'HS256', 'typ': 'at+jwt', 'kid': key.kid})}." \
-                    f"{_b64json(_claims())}"
+    signing_input = (
+        f"{_b64json({'alg': 'HS256', 'typ': 'at+jwt', 'kid': key.kid})}.{_b64json(_claims())}"
+    )
     secret = key.as_pem(private=False)
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     _rejected(service, f"{signing_input}.{_b64(signature)}")

@@ -28,8 +28,17 @@ SUITE = Path(__file__).resolve().parents[1] / "convenant" / "default.suite.yaml"
 
 # shared/convenant-matrix.md, "Fields (gegevens), by category" and "Tracks".
 CATEGORIES: dict[str, tuple[str, ...]] = {
-    "identification": ("bsn", "surname", "given_names", "birth_date", "street",
-                       "house_number", "postcode", "city", "wijk"),
+    "identification": (
+        "bsn",
+        "surname",
+        "given_names",
+        "birth_date",
+        "street",
+        "house_number",
+        "postcode",
+        "city",
+        "wijk",
+    ),
     "contact": ("guardian_name", "phone"),
     "school": ("school_name", "attendance_problem", "dropout_risk"),
     "family": ("household", "custody", "family_concerns"),
@@ -59,15 +68,32 @@ TEAMS: dict[str, tuple[str, ...]] = {
 TRACKS = tuple(TEAMS)
 PURPOSES = ("casusoverleg", "uitvoering")
 # The demo accounts: gemeente looks as the coordinator, every other party as a case worker.
-USERS = {"politie": "jansen", "om": "visser", "jeugdhulp": "devries", "school": "bakker",
-         "woningcorporatie": "smit", "zvh": "bos", "gemeente": "mulder"}
+USERS = {
+    "politie": "jansen",
+    "om": "visser",
+    "jeugdhulp": "devries",
+    "school": "bakker",
+    "woningcorporatie": "smit",
+    "zvh": "bos",
+    "gemeente": "mulder",
+}
 ROLES = {party: "coordinator" if party == "gemeente" else "case_worker" for party in PARTIES}
 
 FIELDS = tuple(itertools.chain.from_iterable(CATEGORIES.values()))
 CATEGORY_OF = {name: cat for cat, names in CATEGORIES.items() for name in names}
-BOOLEANS = frozenset({"attendance_problem", "dropout_risk", "suspect", "pending_case",
-                      "youth_probation", "care_involved", "mental_health_care", "debts",
-                      "eviction_risk"})
+BOOLEANS = frozenset(
+    {
+        "attendance_problem",
+        "dropout_risk",
+        "suspect",
+        "pending_case",
+        "youth_probation",
+        "care_involved",
+        "mental_health_care",
+        "debts",
+        "eviction_risk",
+    }
+)
 INTEGERS = frozenset({"incident_count", "nuisance_reports"})
 
 Key = tuple[str, str, str, str]  # party, role, purpose, track
@@ -84,8 +110,7 @@ def load_suite() -> tuple[dict[Key, dict[str, str]], dict[Key, str]]:
     denied: dict[Key, str] = {}
     for test in yaml.safe_load(SUITE.read_text(encoding="utf-8"))["tests"]:
         req = test["request"]
-        for key in itertools.product(req["parties"], req["roles"], req["purposes"],
-                                     req["tracks"]):
+        for key in itertools.product(req["parties"], req["roles"], req["purposes"], req["tracks"]):
             assert key not in effects and key not in denied, f"{key} is in the suite twice"
             if "denied" in test:
                 denied[key] = test["denied"]
@@ -93,8 +118,7 @@ def load_suite() -> tuple[dict[Key, dict[str, str]], dict[Key, str]]:
             expect, otherwise = test["expect"], test["otherwise"]
             unknown = set(expect) - set(CATEGORIES) - set(FIELDS)
             assert not unknown, f"{test['name']}: unknown names {unknown}"
-            effects[key] = {f: expect.get(f, expect.get(CATEGORY_OF[f], otherwise))
-                            for f in FIELDS}
+            effects[key] = {f: expect.get(f, expect.get(CATEGORY_OF[f], otherwise)) for f in FIELDS}
     return effects, denied
 
 
@@ -165,12 +189,14 @@ class Sentinels:
         if name in INTEGERS:  # five digits: never a stand-alone number in ids or timestamps
             return self._fresh(lambda: rng.randrange(10_000, 100_000))
         if name == "birth_date":  # 11-21 years old; timestamps are of this year, not those
-            return self._fresh(lambda: (dt.date(2005, 1, 1)
-                                        + dt.timedelta(days=rng.randrange(3650))).isoformat())
+            return self._fresh(
+                lambda: (dt.date(2005, 1, 1) + dt.timedelta(days=rng.randrange(3650))).isoformat()
+            )
         if name == "postcode":
             letters = "ABCEGHJKLNPRTVXZ"
-            return self._fresh(lambda: f"{rng.randrange(1000, 10000)} "
-                                       f"{rng.choice(letters)}{rng.choice(letters)}")
+            return self._fresh(
+                lambda: f"{rng.randrange(1000, 10000)} {rng.choice(letters)}{rng.choice(letters)}"
+            )
         return self._fresh(lambda: f"S-{party}-{name}-{uuid.uuid4().hex[:12]}")
 
 
@@ -197,12 +223,16 @@ class Scenario:
         """Every supplied value (not a boolean) that a view of `party` showing `shown` in full
         must not contain: the others' values, old ones too, except where shown in full."""
         visible = {self.current[name][0] for name in shown}
-        return [value for src, _, value in self.supplied
-                if src != party and not isinstance(value, bool) and value not in visible]
+        return [
+            value
+            for src, _, value in self.supplied
+            if src != party and not isinstance(value, bool) and value not in visible
+        ]
 
 
-def submit(api: Api, scenario: Scenario | None, party: str, bsn: str,
-           fields: Mapping[str, Any]) -> str:
+def submit(
+    api: Api, scenario: Scenario | None, party: str, bsn: str, fields: Mapping[str, Any]
+) -> str:
     """POST a signal as the party's demo account; its case id."""
     response = api.signal(USERS[party], {"bsn": bsn}, dict(fields))
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -223,11 +253,14 @@ def final_suppliers(track: str, own_data: bool) -> dict[str, str]:
     out = {}
     for index, name in enumerate(FIELDS):
         suppliers = SUPPLIERS[CATEGORY_OF[name]]
-        neutral = [p for p in suppliers
-                   if p not in team or all(matrix(p, u, track)[name] == "show"
-                                           for u in PURPOSES)]
-        lifted = [p for p in suppliers
-                  if p in team and matrix(p, "casusoverleg", track)[name] != "show"]
+        neutral = [
+            p
+            for p in suppliers
+            if p not in team or all(matrix(p, u, track)[name] == "show" for u in PURPOSES)
+        ]
+        lifted = [
+            p for p in suppliers if p in team and matrix(p, "casusoverleg", track)[name] != "show"
+        ]
         candidates = lifted if own_data and lifted else neutral
         assert candidates, f"no supplier of {name} fits in {track}"
         out[name] = candidates[index % len(candidates)]
@@ -242,8 +275,9 @@ def build(api: Api, track: str, last: Mapping[str, str], seed: str) -> Scenario:
     values = Sentinels(rng, bsn)
     scenario = Scenario("", bsn)
     for party in PARTIES:
-        scenario.case_id = submit(api, scenario, party, bsn,
-                                  {n: values.value(party, n) for n in suppliable(party)})
+        scenario.case_id = submit(
+            api, scenario, party, bsn, {n: values.value(party, n) for n in suppliable(party)}
+        )
     for party in PARTIES:
         again = {n: values.value(party, n) for n, p in last.items() if p == party}
         if again:
@@ -254,8 +288,9 @@ def build(api: Api, track: str, last: Mapping[str, str], seed: str) -> Scenario:
     return scenario
 
 
-def check_team_view(response: TestResponse, scenario: Scenario, party: str, purpose: str,
-                    track: str) -> None:
+def check_team_view(
+    response: TestResponse, scenario: Scenario, party: str, purpose: str, track: str
+) -> None:
     """A case team member's view: the matrix, plus in full whatever the party supplied."""
     assert response.status_code == 200, response.get_data(as_text=True)
     body, text = response.json, response.get_data(as_text=True)
@@ -266,13 +301,16 @@ def check_team_view(response: TestResponse, scenario: Scenario, party: str, purp
     assert body["on_case_team"] is True and body["case_director"] == "devries"
     assert (body["track"], body["purpose"], body["role"]) == (track, purpose, ROLES[party])
     assert body["effects"] == disclosed
-    assert body["fields"] == {n: rendered(n, e, scenario.current[n][0])
-                              for n, e in disclosed.items()}
+    assert body["fields"] == {
+        n: rendered(n, e, scenario.current[n][0]) for n, e in disclosed.items()
+    }
     assert {n: s["party"] for n, s in body["sources"].items()} == {
-        n: scenario.current[n][1] for n in disclosed}
+        n: scenario.current[n][1] for n in disclosed
+    }
     assert sorted(body["own_data"]) == sorted(n for n in own if cells[n] != "show")
     assert sorted(w["field"] for w in body["withheld"]) == sorted(
-        n for n, e in expected.items() if e == "withhold")
+        n for n, e in expected.items() if e == "withhold"
+    )
     shown = [n for n, e in disclosed.items() if e == "show"]
     leaked = [v for v in scenario.forbidden(party, shown) if appears(v, text)]
     assert not leaked, f"{party}/{purpose} sees values it may not: {leaked}"
@@ -296,13 +334,17 @@ def check_own_data_view(response: TestResponse, scenario: Scenario, party: str) 
 
 def check_view_audits(api: Api, responses: list[TestResponse]) -> None:
     """Each view left one case.view record whose disclosed fields are the view's effects."""
-    by_request = {r.entry.request_id: r.entry for r in api.audit_records()
-                  if r.entry.event == "case.view"}
+    by_request = {
+        r.entry.request_id: r.entry for r in api.audit_records() if r.entry.event == "case.view"
+    }
     for response in responses:
         entry = by_request[response.headers["X-Request-ID"]]
         body = response.json
         assert (entry.outcome, entry.case_id, entry.purpose) == (
-            "success", body["case_id"], body["purpose"])
+            "success",
+            body["case_id"],
+            body["purpose"],
+        )
         assert dict(entry.fields_disclosed) == body["effects"]
         assert sorted(entry.fields_withheld) == sorted(w["field"] for w in body["withheld"])
 
@@ -337,8 +379,9 @@ def test_every_view_of_the_case_team_follows_the_matrix(api: Api, track: str) ->
     """Each team member sees F in full, G generalised, M masked, and no withheld value at all."""
     scenario = build(api, track, final_suppliers(track, own_data=False), f"matrix-{track}")
     for party in TEAMS[track]:
-        assert all(matrix(party, u, track)[n] == "show"
-                   for u in PURPOSES for n in scenario.own(party)), party
+        assert all(
+            matrix(party, u, track)[n] == "show" for u in PURPOSES for n in scenario.own(party)
+        ), party
     run_views(api, scenario, track)
 
 
@@ -346,24 +389,27 @@ def test_every_view_of_the_case_team_follows_the_matrix(api: Api, track: str) ->
 def test_a_party_always_sees_the_values_it_supplied(api: Api, track: str) -> None:
     """Values a party supplied last show in full even where its matrix cell withholds them."""
     last = final_suppliers(track, own_data=True)
-    lifted = [(n, p) for n, p in last.items()
-              if p in TEAMS[track] and matrix(p, "casusoverleg", track)[n] != "show"]
+    lifted = [
+        (n, p)
+        for n, p in last.items()
+        if p in TEAMS[track] and matrix(p, "casusoverleg", track)[n] != "show"
+    ]
     assert lifted, "the scenario must put at least one own value under a withholding cell"
     scenario = build(api, track, last, f"own-{track}")
     run_views(api, scenario, track)
 
 
 @pytest.mark.parametrize("track", TRACKS)
-def test_parties_off_the_case_team_get_not_found_until_they_supply(api: Api,
-                                                                   track: str) -> None:
+def test_parties_off_the_case_team_get_not_found_until_they_supply(api: Api, track: str) -> None:
     """Off the team: 404 like an unknown case and audited; after supplying, only own values."""
     rng = random.Random(f"off-{track}")
     bsn = valid_bsn(rng)
     values = Sentinels(rng, bsn)
     scenario = Scenario("", bsn)
     for party in TEAMS[track]:
-        scenario.case_id = submit(api, scenario, party, bsn,
-                                  {n: values.value(party, n) for n in suppliable(party)})
+        scenario.case_id = submit(
+            api, scenario, party, bsn, {n: values.value(party, n) for n in suppliable(party)}
+        )
     assert api.track(scenario.case_id, track).status_code == 200
     unknown = api.view("mulder", f"case-{uuid.uuid4().hex}")
     assert unknown.status_code == 404
@@ -374,18 +420,24 @@ def test_parties_off_the_case_team_get_not_found_until_they_supply(api: Api,
         assert response.status_code == 404, response.get_data(as_text=True)
         assert response.mimetype == "application/problem+json"
         same = {k: v for k, v in response.json.items() if k not in ("instance", "request_id")}
-        assert same == {k: v for k, v in unknown.json.items()
-                        if k not in ("instance", "request_id")}
+        assert same == {
+            k: v for k, v in unknown.json.items() if k not in ("instance", "request_id")
+        }
         text = response.get_data(as_text=True)
-        leaked = [v for _, _, v in scenario.supplied if not isinstance(v, bool)
-                  and appears(v, text)]
+        leaked = [
+            v for _, _, v in scenario.supplied if not isinstance(v, bool) and appears(v, text)
+        ]
         assert not leaked, leaked
         refused.append((party, purpose, response.headers["X-Request-ID"]))
     by_request = {r.entry.request_id: r.entry for r in api.audit_records()}
     for party, purpose, request_id in refused:
         entry = by_request[request_id]
         assert (entry.event, entry.outcome, entry.party, entry.purpose) == (
-            "case.view", "not_found", party, purpose)
+            "case.view",
+            "not_found",
+            party,
+            purpose,
+        )
         assert entry.case_id == scenario.case_id and not entry.fields_disclosed
         assert (entry.detail["reason"], entry.detail["track"]) == ("not_on_case_team", track)
     newcomer = outsiders[0]
@@ -402,7 +454,8 @@ def test_incident_count_is_shown_as_its_band(api: Api) -> None:
         assert api.track(case_id, "lokaal_preventief").status_code == 200
         for party in ("gemeente", "jeugdhulp"):
             assert matrix(party, "uitvoering", "lokaal_preventief")["incident_count"] == (
-                "generalise")
+                "generalise"
+            )
             view = api.view(USERS[party], case_id, "uitvoering")
             assert view.json["fields"]["incident_count"] == label
             assert view.json["effects"]["incident_count"] == "generalise"
