@@ -44,19 +44,32 @@ PORTAL = "mt-portaal"
 # ── helpers ─────────────────────────────────────────────────────────────────────────────────
 
 
-def make_client(app: Flask, client_id: str = PARTNER, party: str = "politie",
-                **kw: Any) -> str | None:
+def make_client(
+    app: Flask, client_id: str = PARTNER, party: str = "politie", **kw: Any
+) -> str | None:
     """Register a client directly (the CLI is tested in test_users_cli); its secret."""
     with app.app_context(), transaction() as session:
-        _, secret = add_client(session, runtime().convenant, client_id=client_id,
-                               name=f"Systeem {client_id}", party=party, **kw)
+        _, secret = add_client(
+            session,
+            runtime().convenant,
+            client_id=client_id,
+            name=f"Systeem {client_id}",
+            party=party,
+            **kw,
+        )
     return secret
 
 
 def make_portal(app: Flask) -> None:
     """A public client for persons: authorization code with PKCE, one redirect URI."""
-    make_client(app, PORTAL, "gemeente", grant_types=["authorization_code"],
-                redirect_uris=[REDIRECT], public=True)
+    make_client(
+        app,
+        PORTAL,
+        "gemeente",
+        grant_types=["authorization_code"],
+        redirect_uris=[REDIRECT],
+        public=True,
+    )
 
 
 def give_password(app: Flask, username: str = "jansen", password: str = PASSWORD) -> None:
@@ -67,8 +80,9 @@ def give_password(app: Flask, username: str = "jansen", password: str = PASSWORD
 
 def client_token(api: Api, secret: str, client_id: str = PARTNER) -> TestResponse:
     """POST /oauth/token with client credentials (HTTP Basic)."""
-    return api.client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                           auth=(client_id, secret))
+    return api.client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -79,8 +93,10 @@ def bearer(token: str) -> dict[str, str]:
 def segments(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The (unverified) header and claims of a JWT."""
     head, body, _ = token.split(".")
-    return (json.loads(base64.urlsafe_b64decode(head + "==")),
-            json.loads(base64.urlsafe_b64decode(body + "==")))
+    return (
+        json.loads(base64.urlsafe_b64decode(head + "==")),
+        json.loads(base64.urlsafe_b64decode(body + "==")),
+    )
 
 
 def pkce() -> tuple[str, str]:
@@ -90,11 +106,11 @@ def pkce() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def authorize_query(challenge: str | None, method: str | None = "S256",
-                    state: str = "st-1") -> dict[str, str]:
+def authorize_query(
+    challenge: str | None, method: str | None = "S256", state: str = "st-1"
+) -> dict[str, str]:
     """The query of an authorization request of the portal."""
-    query = {"response_type": "code", "client_id": PORTAL, "redirect_uri": REDIRECT,
-             "state": state}
+    query = {"response_type": "code", "client_id": PORTAL, "redirect_uri": REDIRECT, "state": state}
     if challenge is not None:
         query["code_challenge"] = challenge
     if method is not None:
@@ -119,14 +135,17 @@ def login_form(response: TestResponse) -> LoginForm:
     return LoginForm(html.unescape(action.group(1)), csrf.group(1))
 
 
-def log_in(api: Api, challenge: str, username: str = "jansen",
-           password: str = PASSWORD) -> TestResponse:
+def log_in(
+    api: Api, challenge: str, username: str = "jansen", password: str = PASSWORD
+) -> TestResponse:
     """GET the login page for an authorization request, then POST the credentials."""
     page = api.client.get("/oauth/authorize", query_string=authorize_query(challenge))
     assert page.status_code == 200, page.get_data(as_text=True)
     form = login_form(page)
-    return api.client.post(form.action, data={"csrf_token": form.csrf_token,
-                                              "username": username, "password": password})
+    return api.client.post(
+        form.action,
+        data={"csrf_token": form.csrf_token, "username": username, "password": password},
+    )
 
 
 def code_from(response: TestResponse, state: str = "st-1") -> str:
@@ -141,8 +160,12 @@ def code_from(response: TestResponse, state: str = "st-1") -> str:
 
 def exchange(api: Api, code: str, verifier: str | None) -> TestResponse:
     """POST /oauth/token with grant_type=authorization_code (a public client: no secret)."""
-    data = {"grant_type": "authorization_code", "code": code, "client_id": PORTAL,
-            "redirect_uri": REDIRECT}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": PORTAL,
+        "redirect_uri": REDIRECT,
+    }
     if verifier is not None:
         data["code_verifier"] = verifier
     return api.client.post("/oauth/token", data=data)
@@ -178,8 +201,7 @@ def test_metadata_describes_the_server(api: Api) -> None:
     metadata.validate()
     assert metadata["issuer"] == api.app.config["ISSUER"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
-    assert set(metadata["grant_types_supported"]) == {"client_credentials",
-                                                       "authorization_code"}
+    assert set(metadata["grant_types_supported"]) == {"client_credentials", "authorization_code"}
     for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         path = urlsplit(metadata[name]).path
         assert any(rule.rule == path for rule in api.app.url_map.iter_rules()), name
@@ -210,26 +232,36 @@ def test_client_credentials_round_trip(api: Api, capsys: pytest.CaptureFixture[s
     header, claims = segments(token)
     assert header["typ"] == "at+jwt" and header["alg"] == "ES256" and header["kid"]
     assert (claims["sub"], claims["client_id"], claims["party"], claims["roles"]) == (
-        PARTNER, PARTNER, "politie", ["system"])
+        PARTNER,
+        PARTNER,
+        "politie",
+        ["system"],
+    )
     assert claims["iss"] == api.app.config["ISSUER"]
     assert claims["aud"] == api.app.config["AUDIENCE"]
     assert 0 < claims["exp"] - claims["iat"] <= 900 and claims["jti"]
 
-    signal = api.client.post("/api/v1/signals", headers=bearer(token), json={
-        "subject": {"bsn": BSN}, "fields": {"surname": "Kramer", "incident_count": 1}})
+    signal = api.client.post(
+        "/api/v1/signals",
+        headers=bearer(token),
+        json={"subject": {"bsn": BSN}, "fields": {"surname": "Kramer", "incident_count": 1}},
+    )
     assert signal.status_code == 201, signal.json
     case_id = signal.json["case_id"]
     created = events(api, "signal.create")[-1]
     assert (created.client_id, created.party, created.person_id) == (PARTNER, "politie", None)
 
-    for path in (f"/api/v1/cases/{case_id}", "/api/v1/cases", "/api/v1/convenant",
-                 "/api/v1/audit"):
-        refused = api.client.get(path, headers=bearer(token),
-                                 query_string={"purpose": "casusoverleg"})
+    for path in (f"/api/v1/cases/{case_id}", "/api/v1/cases", "/api/v1/convenant", "/api/v1/audit"):
+        refused = api.client.get(
+            path, headers=bearer(token), query_string={"purpose": "casusoverleg"}
+        )
         assert refused.status_code == 403, (path, refused.json)
         assert refused.json["code"] == "client_not_allowed"
-    track = api.client.post(f"/api/v1/cases/{case_id}/track", headers=bearer(token),
-                            json={"track": "pga", "reason": "x"})
+    track = api.client.post(
+        f"/api/v1/cases/{case_id}/track",
+        headers=bearer(token),
+        json={"track": "pga", "reason": "x"},
+    )
     assert track.status_code == 403
     issued = events(api, "token.issue")[-1]
     assert (issued.outcome, issued.client_id, issued.party) == ("success", PARTNER, "politie")
@@ -242,13 +274,16 @@ def test_client_credentials_round_trip(api: Api, capsys: pytest.CaptureFixture[s
 def test_client_secret_post_is_accepted(api: Api) -> None:
     """The client may also send its id and secret in the form (client_secret_post)."""
     secret = make_client(api.app)
-    response = api.client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": PARTNER, "client_secret": secret})
+    response = api.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": PARTNER, "client_secret": secret},
+    )
     assert response.status_code == 200, response.json
 
 
-@pytest.mark.parametrize("case", ["wrong_secret", "unknown_client", "disabled_client",
-                                  "public_client", "no_credentials"])
+@pytest.mark.parametrize(
+    "case", ["wrong_secret", "unknown_client", "disabled_client", "public_client", "no_credentials"]
+)
 def test_client_credentials_refused(api: Api, case: str) -> None:
     """A wrong secret, an unknown, disabled or public client, or no credentials: no token,
     RFC 6749 invalid_client, and the refusal is audited."""
@@ -266,21 +301,22 @@ def test_client_credentials_refused(api: Api, case: str) -> None:
         with api.app.app_context(), transaction() as session:
             set_client_disabled(session, PARTNER, True)
     before = len(events(api, "token.issue"))
-    response = api.client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                               auth=auth)
+    response = api.client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=auth)
     assert response.status_code in (400, 401)
     assert response.json["error"] == "invalid_client" and "access_token" not in response.json
     refusals = events(api, "token.issue")[before:]
     assert [(e.outcome, e.detail["error"]) for e in refusals] == [
-        ("unauthorized", "invalid_client")]
+        ("unauthorized", "invalid_client")
+    ]
     assert secret not in audit_dump(api)
 
 
 # ── authorization code with PKCE ────────────────────────────────────────────────────────────
 
 
-def test_authorization_code_with_pkce_round_trip(api: Api,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_authorization_code_with_pkce_round_trip(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Login page, credentials with the CSRF token, redirect with a code, the code and its
     verifier for a token, and with that token the person's case view — all audited."""
     make_portal(api.app)
@@ -297,9 +333,14 @@ def test_authorization_code_with_pkce_round_trip(api: Api,
     header, claims = segments(token)
     assert header["typ"] == "at+jwt"
     assert (claims["sub"], claims["client_id"], claims["party"], claims["roles"]) == (
-        "jansen", PORTAL, "politie", ["case_worker"])
-    view = api.client.get(f"/api/v1/cases/{case_id}", headers=bearer(token),
-                          query_string={"purpose": "casusoverleg"})
+        "jansen",
+        PORTAL,
+        "politie",
+        ["case_worker"],
+    )
+    view = api.client.get(
+        f"/api/v1/cases/{case_id}", headers=bearer(token), query_string={"purpose": "casusoverleg"}
+    )
     assert view.status_code == 200, view.json
     assert view.json["fields"]["surname"] == "Kramer"
     assert events(api, "case.view")[-1].client_id == PORTAL
@@ -345,7 +386,10 @@ def test_a_code_is_used_once(api: Api) -> None:
     assert again.status_code == 400 and again.json["error"] == "invalid_grant"
     refused = events(api, "token.issue")[-1]
     assert (refused.outcome, refused.detail["reason"], refused.person_id) == (
-        "denied", "code_reused", "jansen")
+        "denied",
+        "code_reused",
+        "jansen",
+    )
 
 
 def test_an_expired_code_is_rejected(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,27 +405,32 @@ def test_an_expired_code_is_rejected(api: Api, monkeypatch: pytest.MonkeyPatch) 
     assert events(api, "token.issue")[-1].detail["reason"] == "code_expired"
 
 
-@pytest.mark.parametrize(("challenge", "method"), [
-    (None, None), (None, "S256"), ("A" * 43, "plain"), ("A" * 43, None)],
-    ids=["no_pkce", "method_without_challenge", "plain", "method_missing_means_plain"])
+@pytest.mark.parametrize(
+    ("challenge", "method"),
+    [(None, None), (None, "S256"), ("A" * 43, "plain"), ("A" * 43, None)],
+    ids=["no_pkce", "method_without_challenge", "plain", "method_missing_means_plain"],
+)
 def test_pkce_s256_is_required(api: Api, challenge: str | None, method: str | None) -> None:
     """An authorization request without a code_challenge, or with method plain (also by
     default), goes back to the client as invalid_request: no login page, no code."""
     make_portal(api.app)
-    response = api.client.get("/oauth/authorize",
-                              query_string=authorize_query(challenge, method))
+    response = api.client.get("/oauth/authorize", query_string=authorize_query(challenge, method))
     assert response.status_code == 302
     query = parse_qs(urlsplit(response.headers["Location"]).query)
     assert query["error"] == ["invalid_request"] and "code" not in query
     assert query["state"] == ["st-1"]
 
 
-@pytest.mark.parametrize("query", [
-    {"response_type": "code", "client_id": "onbekend"},
-    {"response_type": "code", "client_id": PORTAL, "redirect_uri": "https://evil.example/cb"},
-    {"response_type": "code", "client_id": PORTAL, "redirect_uri": 'http://x/"\\é'},
-    {},
-], ids=["unknown_client", "foreign_redirect_uri", "unprintable_redirect_uri", "empty"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"response_type": "code", "client_id": "onbekend"},
+        {"response_type": "code", "client_id": PORTAL, "redirect_uri": "https://evil.example/cb"},
+        {"response_type": "code", "client_id": PORTAL, "redirect_uri": 'http://x/"\\é'},
+        {},
+    ],
+    ids=["unknown_client", "foreign_redirect_uri", "unprintable_redirect_uri", "empty"],
+)
 def test_a_request_that_cannot_go_back_gets_a_page(api: Api, query: dict[str, str]) -> None:
     """An unknown client or a redirect URI it did not register is never redirected to: a
     Dutch error page (400) instead."""
@@ -413,31 +462,37 @@ def test_login_needs_the_forms_csrf_token(api: Api) -> None:
     make_portal(api.app)
     give_password(api.app)
     _, challenge = pkce()
-    form = login_form(api.client.get("/oauth/authorize",
-                                     query_string=authorize_query(challenge)))
+    form = login_form(api.client.get("/oauth/authorize", query_string=authorize_query(challenge)))
     for token in ("", "forged-" + form.csrf_token):
-        response = api.client.post(form.action, data={
-            "csrf_token": token, "username": "jansen", "password": PASSWORD})
+        response = api.client.post(
+            form.action, data={"csrf_token": token, "username": "jansen", "password": PASSWORD}
+        )
         assert response.status_code == 400 and "Location" not in response.headers
     fresh = Api(api.app, api.app.test_client(), {})  # another browser: no session at all
-    response = fresh.client.post(form.action, data={
-        "csrf_token": form.csrf_token, "username": "jansen", "password": PASSWORD})
+    response = fresh.client.post(
+        form.action,
+        data={"csrf_token": form.csrf_token, "username": "jansen", "password": PASSWORD},
+    )
     assert response.status_code == 400 and "Location" not in response.headers
     assert events(api, "login") == []
 
 
-@pytest.mark.parametrize("case", ["wrong_password", "unknown_account", "no_password",
-                                  "disabled"])
+@pytest.mark.parametrize("case", ["wrong_password", "unknown_account", "no_password", "disabled"])
 def test_a_failed_login_is_audited_without_the_password(
-        api: Api, case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    api: Api, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A wrong password, an unknown or disabled account, or one without a password: the form
     again with one message, an audit record `login` (unauthorized) — and the password that
     was tried is in no response, log line or audit record; an unknown username is not kept."""
     make_portal(api.app)
     give_password(api.app)
     tried = "Geheim-" + secrets.token_hex(8)
-    username = {"wrong_password": "jansen", "unknown_account": tried + "x",
-                "no_password": "bakker", "disabled": "jansen"}[case]
+    username = {
+        "wrong_password": "jansen",
+        "unknown_account": tried + "x",
+        "no_password": "bakker",
+        "disabled": "jansen",
+    }[case]
     password = PASSWORD if case == "disabled" else tried
     if case == "disabled":
         with api.app.app_context(), transaction() as session:
@@ -465,13 +520,22 @@ def _b64json(value: Any) -> str:
 
 def _good_claims(api: Api) -> dict[str, Any]:
     now = int(time.time())
-    return {"iss": api.app.config["ISSUER"], "aud": api.app.config["AUDIENCE"], "sub": "jansen",
-            "client_id": "broker-cli", "iat": now, "exp": now + 600,
-            "jti": secrets.token_hex(16), "party": "politie", "roles": ["case_worker"]}
+    return {
+        "iss": api.app.config["ISSUER"],
+        "aud": api.app.config["AUDIENCE"],
+        "sub": "jansen",
+        "client_id": "broker-cli",
+        "iat": now,
+        "exp": now + 600,
+        "jti": secrets.token_hex(16),
+        "party": "politie",
+        "roles": ["case_worker"],
+    }
 
 
-def _signed(api: Api, header: dict[str, Any] | None = None, key: ECKey | None = None,
-            **claims: Any) -> str:
+def _signed(
+    api: Api, header: dict[str, Any] | None = None, key: ECKey | None = None, **claims: Any
+) -> str:
     """A token signed with the broker's own key (unless told), header and claims changed."""
     with api.app.app_context():
         own = runtime().tokens.key
@@ -489,8 +553,9 @@ def _other_key() -> ECKey:
 def _alg_none(api: Api) -> str:
     with api.app.app_context():
         kid = runtime().tokens.key.kid
-    return f"{_b64json({'alg': 'none', 'typ': 'at+jwt', 'kid': kid})}." \
-           f"{_b64json(_good_claims(api))}."
+    return (
+        f"{_b64json({'alg': 'none', 'typ': 'at+jwt', 'kid': kid})}.{_b64json(_good_claims(api))}."
+    )
 
 
 def _tampered(api: Api) -> str:
@@ -504,8 +569,10 @@ REJECTED: dict[str, tuple[Callable[[Api], str], str]] = {
     "alg_none": (_alg_none, "ES256"),
     "wrong_issuer": (lambda api: _signed(api, iss="https://issuer.invalid"), "iss"),
     "wrong_audience": (lambda api: _signed(api, aud="another-service"), "aud"),
-    "expired": (lambda api: _signed(api, iat=int(time.time()) - 1000,
-                                    exp=int(time.time()) - 100), "exp"),
+    "expired": (
+        lambda api: _signed(api, iat=int(time.time()) - 1000, exp=int(time.time()) - 100),
+        "exp",
+    ),
     "missing_typ": (lambda api: _signed(api, {"typ": None}), "at+jwt"),
     "wrong_typ": (lambda api: _signed(api, {"typ": "JWT"}), "at+jwt"),
     "unknown_kid": (lambda api: _signed(api, {"kid": "unknown-kid"}), "unknown key"),
@@ -567,8 +634,11 @@ def test_a_disabled_client_ends_its_tokens_and_its_persons_tokens(api: Api) -> N
     with api.app.app_context(), transaction() as session:
         set_client_disabled(session, PARTNER, True)
         set_client_disabled(session, PORTAL, True)
-    signal = api.client.post("/api/v1/signals", headers=bearer(system),
-                             json={"subject": {"bsn": BSN}, "fields": {"surname": "X"}})
+    signal = api.client.post(
+        "/api/v1/signals",
+        headers=bearer(system),
+        json={"subject": {"bsn": BSN}, "fields": {"surname": "X"}},
+    )
     assert signal.status_code == 401 and signal.json["code"] == "invalid_token"
     assert api.client.get("/api/v1/convenant", headers=bearer(person)).status_code == 401
 
@@ -619,5 +689,11 @@ def test_a_retired_key_lapses_when_its_tokens_have_expired(tmp_path: Path) -> No
 def test_token_lifetime_over_15_minutes_is_refused(tmp_path: Path) -> None:
     """A configured token lifetime over 900 seconds stops the app from starting."""
     with pytest.raises(ValueError, match="TOKEN_TTL"):
-        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "TOKEN_TTL": 3600,
-                    "INSTANCE_PATH": str(tmp_path / "instance"), "LOG_LEVEL": "WARNING"})
+        create_app(
+            {
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                "TOKEN_TTL": 3600,
+                "INSTANCE_PATH": str(tmp_path / "instance"),
+                "LOG_LEVEL": "WARNING",
+            }
+        )

@@ -37,12 +37,24 @@ def client_row(app: Flask, client_id: str) -> OAuthClient | None:
         return session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
 
 
-def add_user(app: Flask, username: str = "dijkstra", *extra: str,
-             password: str = PASSWORD) -> Result:
+def add_user(
+    app: Flask, username: str = "dijkstra", *extra: str, password: str = PASSWORD
+) -> Result:
     """`users add` for a school case worker, the password typed twice at the prompt."""
-    return invoke(app, "users", "add", username, "--name", "Mentor Eva Dijkstra",
-                  "--party", "school", "--role", "case_worker", *extra,
-                  input=f"{password}\n{password}\n")
+    return invoke(
+        app,
+        "users",
+        "add",
+        username,
+        "--name",
+        "Mentor Eva Dijkstra",
+        "--party",
+        "school",
+        "--role",
+        "case_worker",
+        *extra,
+        input=f"{password}\n{password}\n",
+    )
 
 
 def dump(api: Api) -> str:
@@ -75,31 +87,53 @@ def test_users_add_and_list(api: Api) -> None:
     assert "jansen" in listed.output and "scrypt" not in listed.output
 
 
-@pytest.mark.parametrize(("args", "password", "says"), [
-    (("--party", "bakkerij", "--role", "case_worker"), PASSWORD, "not a party"),
-    (("--party", "school", "--role", "coordinator"), PASSWORD, "not a role at school"),
-    (("--party", "school", "--role", "case_worker"), "kort", "12 to 1024"),
-], ids=["unknown_party", "role_not_at_party", "short_password"])
+@pytest.mark.parametrize(
+    ("args", "password", "says"),
+    [
+        (("--party", "bakkerij", "--role", "case_worker"), PASSWORD, "not a party"),
+        (("--party", "school", "--role", "coordinator"), PASSWORD, "not a role at school"),
+        (("--party", "school", "--role", "case_worker"), "kort", "12 to 1024"),
+    ],
+    ids=["unknown_party", "role_not_at_party", "short_password"],
+)
 def test_users_add_refuses_what_the_convenant_does_not_know(
-        api: Api, args: tuple[str, ...], password: str, says: str) -> None:
+    api: Api, args: tuple[str, ...], password: str, says: str
+) -> None:
     """An unknown party, a role the party does not have, a short password: refused, nothing
     stored or audited."""
     before = len(api.audit_records())
-    result = invoke(api.app, "users", "add", "nieuw", "--name", "Nieuw Persoon", *args,
-                    input=f"{password}\n{password}\n")
+    result = invoke(
+        api.app,
+        "users",
+        "add",
+        "nieuw",
+        "--name",
+        "Nieuw Persoon",
+        *args,
+        input=f"{password}\n{password}\n",
+    )
     assert result.exit_code != 0 and says in result.output
     assert person(api.app, "nieuw") is None and len(api.audit_records()) == before
 
 
-@pytest.mark.parametrize(("username", "says"), [
-    ("jansen", "already a person"), ("politie-bvh", "already a client"),
-    ("broker-cli", "reserved"), ("Jansen!", "lower-case"),
-], ids=["taken_by_person", "taken_by_client", "reserved", "malformed"])
-def test_usernames_and_client_ids_share_one_namespace(api: Api, username: str,
-                                                      says: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "says"),
+    [
+        ("jansen", "already a person"),
+        ("politie-bvh", "already a client"),
+        ("broker-cli", "reserved"),
+        ("Jansen!", "lower-case"),
+    ],
+    ids=["taken_by_person", "taken_by_client", "reserved", "malformed"],
+)
+def test_usernames_and_client_ids_share_one_namespace(api: Api, username: str, says: str) -> None:
     """A username may not be another person's, a client's id, reserved or malformed."""
-    assert invoke(api.app, "clients", "add", "politie-bvh", "--name", "BVH",
-                  "--party", "politie").exit_code == 0
+    assert (
+        invoke(
+            api.app, "clients", "add", "politie-bvh", "--name", "BVH", "--party", "politie"
+        ).exit_code
+        == 0
+    )
     result = add_user(api.app, username)
     assert result.exit_code != 0 and says in result.output
 
@@ -113,8 +147,9 @@ def test_users_disable_ends_access_at_once_and_enable_restores_it(api: Api) -> N
     assert result.exit_code == 0, result.output
     refused = api.client.get("/api/v1/convenant", headers=bearer(token))
     assert refused.status_code == 401 and refused.json["code"] == "invalid_token"
-    line = next(x for x in invoke(api.app, "users", "list").output.splitlines()
-                if x.startswith("bakker "))
+    line = next(
+        x for x in invoke(api.app, "users", "list").output.splitlines() if x.startswith("bakker ")
+    )
     assert "disabled" in line
     assert invoke(api.app, "token", "bakker").exit_code != 0
     assert invoke(api.app, "users", "enable", "bakker").exit_code == 0
@@ -129,8 +164,9 @@ def test_users_set_password_from_stdin(api: Api) -> None:
     matches; audited without the password."""
     assert add_user(api.app).exit_code == 0
     new = "Een-Ander-Wachtwoord-2026"
-    result = invoke(api.app, "users", "set-password", "dijkstra", "--password-stdin",
-                    input=new + "\n")
+    result = invoke(
+        api.app, "users", "set-password", "dijkstra", "--password-stdin", input=new + "\n"
+    )
     assert result.exit_code == 0, result.output
     stored = person(api.app, "dijkstra")
     assert stored is not None
@@ -142,8 +178,19 @@ def test_users_set_password_from_stdin(api: Api) -> None:
 
 def test_users_add_without_a_password(api: Api) -> None:
     """--no-password: the person exists, cannot log in, and can get operator tokens."""
-    result = invoke(api.app, "users", "add", "koster", "--name", "Wijkagent Kees Koster",
-                    "--party", "politie", "--role", "case_worker", "--no-password")
+    result = invoke(
+        api.app,
+        "users",
+        "add",
+        "koster",
+        "--name",
+        "Wijkagent Kees Koster",
+        "--party",
+        "politie",
+        "--role",
+        "case_worker",
+        "--no-password",
+    )
     assert result.exit_code == 0, result.output
     stored = person(api.app, "koster")
     assert stored is not None and stored.password_hash is None
@@ -161,8 +208,9 @@ def _secret(result: Result) -> str:
 def test_clients_add_prints_the_secret_once_and_keeps_its_hash(api: Api) -> None:
     """clients add: the secret on the last line works at the token endpoint; only its hash
     is stored; clients list and the audit log never show it."""
-    secret = _secret(invoke(api.app, "clients", "add", "school-mp", "--name", "Magister",
-                            "--party", "school"))
+    secret = _secret(
+        invoke(api.app, "clients", "add", "school-mp", "--name", "Magister", "--party", "school")
+    )
     row = client_row(api.app, "school-mp")
     assert row is not None and row.party == "school" and row.grant_types == ["client_credentials"]
     assert row.secret_hash and secret not in row.secret_hash
@@ -177,8 +225,9 @@ def test_clients_add_prints_the_secret_once_and_keeps_its_hash(api: Api) -> None
 
 def test_clients_rotate_secret_ends_the_old_secret(api: Api) -> None:
     """rotate-secret: the old secret is refused at once, the new one works; audited."""
-    old = _secret(invoke(api.app, "clients", "add", "politie-bvh", "--name", "BVH",
-                         "--party", "politie"))
+    old = _secret(
+        invoke(api.app, "clients", "add", "politie-bvh", "--name", "BVH", "--party", "politie")
+    )
     new = _secret(invoke(api.app, "clients", "rotate-secret", "politie-bvh"))
     assert new != old
     assert client_token(api, old).status_code == 401
@@ -189,12 +238,16 @@ def test_clients_rotate_secret_ends_the_old_secret(api: Api) -> None:
 
 def test_clients_disable_ends_its_tokens(api: Api) -> None:
     """clients disable: no new token, and the token it has is 401 at once."""
-    secret = _secret(invoke(api.app, "clients", "add", "politie-bvh", "--name", "BVH",
-                            "--party", "politie"))
+    secret = _secret(
+        invoke(api.app, "clients", "add", "politie-bvh", "--name", "BVH", "--party", "politie")
+    )
     token = client_token(api, secret).json["access_token"]
     assert invoke(api.app, "clients", "disable", "politie-bvh").exit_code == 0
-    signal = api.client.post("/api/v1/signals", headers=bearer(token),
-                             json={"subject": {"bsn": "321146487"}, "fields": {"surname": "X"}})
+    signal = api.client.post(
+        "/api/v1/signals",
+        headers=bearer(token),
+        json={"subject": {"bsn": "321146487"}, "fields": {"surname": "X"}},
+    )
     assert signal.status_code == 401
     assert client_token(api, secret).status_code == 401
     assert "disabled" in invoke(api.app, "clients", "list").output
@@ -202,9 +255,21 @@ def test_clients_disable_ends_its_tokens(api: Api) -> None:
 
 def test_a_public_client_for_persons(api: Api) -> None:
     """--public --grant authorization_code --redirect-uri: no secret printed or stored."""
-    result = invoke(api.app, "clients", "add", "mt-portaal", "--name", "Portaal",
-                    "--party", "gemeente", "--public", "--grant", "authorization_code",
-                    "--redirect-uri", "https://portaal.example/callback")
+    result = invoke(
+        api.app,
+        "clients",
+        "add",
+        "mt-portaal",
+        "--name",
+        "Portaal",
+        "--party",
+        "gemeente",
+        "--public",
+        "--grant",
+        "authorization_code",
+        "--redirect-uri",
+        "https://portaal.example/callback",
+    )
     assert result.exit_code == 0, result.output
     assert "secret" not in result.output
     row = client_row(api.app, "mt-portaal")
@@ -212,20 +277,29 @@ def test_a_public_client_for_persons(api: Api) -> None:
     assert row.redirect_uris == ["https://portaal.example/callback"]
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (("--public",), "confidential"),
-    (("--grant", "authorization_code"), "redirect URI"),
-    (("--grant", "authorization_code", "--redirect-uri", "http://portaal.example/cb"), "https"),
-    (("--grant", "authorization_code", "--redirect-uri", "https://p.example/cb#x"), "fragment"),
-    (("--redirect-uri", "https://p.example/cb"), "only for authorization code"),
-    (("--party", "bakkerij"), "not a party"),
-], ids=["public_client_credentials", "code_without_redirect", "plain_http", "fragment",
-        "redirect_without_code", "unknown_party"])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--public",), "confidential"),
+        (("--grant", "authorization_code"), "redirect URI"),
+        (("--grant", "authorization_code", "--redirect-uri", "http://portaal.example/cb"), "https"),
+        (("--grant", "authorization_code", "--redirect-uri", "https://p.example/cb#x"), "fragment"),
+        (("--redirect-uri", "https://p.example/cb"), "only for authorization code"),
+        (("--party", "bakkerij"), "not a party"),
+    ],
+    ids=[
+        "public_client_credentials",
+        "code_without_redirect",
+        "plain_http",
+        "fragment",
+        "redirect_without_code",
+        "unknown_party",
+    ],
+)
 def test_clients_add_refusals(api: Api, args: tuple[str, ...], says: str) -> None:
     """Combinations that make no sense or are unsafe are refused; nothing is stored."""
     party = () if "--party" in args else ("--party", "gemeente")
-    result = invoke(api.app, "clients", "add", "nieuw-systeem", "--name", "Nieuw", *party,
-                    *args)
+    result = invoke(api.app, "clients", "add", "nieuw-systeem", "--name", "Nieuw", *party, *args)
     assert result.exit_code != 0 and says in result.output, result.output
     assert client_row(api.app, "nieuw-systeem") is None
 
@@ -248,12 +322,17 @@ def test_keys_list_after_rotate(api: Api) -> None:
 # ── demo ────────────────────────────────────────────────────────────────────────────────────
 
 
-def test_demo_adds_a_partner_system_and_shows_its_secret_once(db_url: str,
-                                                              tmp_path: Path) -> None:
+def test_demo_adds_a_partner_system_and_shows_its_secret_once(db_url: str, tmp_path: Path) -> None:
     """broker demo creates politie-bvh (politie) and the public portal; the secret it prints
     gets a token; a second run prints no secret and adds no client."""
-    app = create_app({"DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "instance"),
-                      "LOG_LEVEL": "WARNING", "TESTING": True})
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "LOG_LEVEL": "WARNING",
+            "TESTING": True,
+        }
+    )
     try:
         first = invoke(app, "demo")
         assert first.exit_code == 0, first.output
