@@ -19,18 +19,22 @@ import policies
 from .auth import OPERATOR_CLIENT, SYSTEM_ROLE
 from .models import OAuthClient, Person, utcnow
 from .passwords import MIN_PASSWORD_LENGTH, hash_password, hash_secret, new_secret
+from .totp import new_secret as new_totp_secret
 
 __all__ = [
     "GRANT_TYPES",
     "MAX_PASSWORD_LENGTH",
+    "SECOND_FACTOR_ROLES",
     "AccountError",
     "add_client",
     "add_person",
     "check_password",
+    "enroll_totp",
     "find_client",
     "find_person",
     "list_clients",
     "list_persons",
+    "needs_second_factor",
     "rotate_client_secret",
     "set_client_disabled",
     "set_password",
@@ -41,6 +45,9 @@ NAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 RESERVED = frozenset({OPERATOR_CLIENT, "broker-demo", SYSTEM_ROLE})
 GRANT_TYPES = ("client_credentials", "authorization_code")
 MAX_PASSWORD_LENGTH = 1024
+# Roles that see the audit log or steer cases: their browser login needs a second factor
+# (NEN 7513 asks two-factor access to the logs).
+SECOND_FACTOR_ROLES = frozenset({"coordinator", "privacy_officer"})
 
 
 class AccountError(Exception):
@@ -161,6 +168,28 @@ def set_person_disabled(session: Session, username: str, disabled: bool) -> Pers
     person = _person(session, username)
     person.disabled = disabled
     return person
+
+
+def enroll_totp(session: Session, username: str, *, replace: bool = False) -> tuple[Person, str]:
+    """Give the person a new TOTP secret (returned once) and forget the last used step.
+
+    An enrolled person is refused unless `replace`: a new secret locks out the old app.
+    """
+    person = _person(session, username)
+    if person.totp_secret is not None and not replace:
+        raise AccountError(
+            "already_enrolled", f"{username!r} already has a second factor (use --replace)"
+        )
+    secret = new_totp_secret()
+    person.totp_secret = secret
+    person.totp_last_step = None
+    return person, secret
+
+
+def needs_second_factor(person: Person) -> bool:
+    """Whether the person's browser login asks a TOTP code: their role requires one, or they
+    enrolled anyway."""
+    return person.totp_secret is not None or not SECOND_FACTOR_ROLES.isdisjoint(person.roles)
 
 
 def list_persons(session: Session) -> list[Person]:

@@ -19,6 +19,7 @@ from .accounts import (
     add_client,
     add_person,
     check_password,
+    enroll_totp,
     list_clients,
     list_persons,
     rotate_client_secret,
@@ -28,6 +29,7 @@ from .accounts import (
 )
 from .runtime import runtime, transaction
 from .services import Context
+from .totp import otpauth_uri
 
 __all__ = ["clients_group", "keys_group", "users_group"]
 
@@ -57,7 +59,7 @@ def _password(from_stdin: bool) -> str:
 
 @click.group("users")
 def users_group() -> None:
-    """Persons who use the broker: add, list, disable, enable, set a password."""
+    """Persons who use the broker: add, list, disable, enable, set a password, enroll TOTP."""
 
 
 @users_group.command("add")
@@ -163,6 +165,33 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     click.echo(f"password of {username} set")
 
 
+@users_group.command("enroll-totp")
+@click.argument("username")
+@click.option("--replace", is_flag=True, help="Replace an existing second factor.")
+@with_appcontext
+def users_enroll_totp(username: str, replace: bool) -> None:
+    """Give USERNAME a TOTP second factor; its secret is printed once, last."""
+    rt = runtime()
+    try:
+        with transaction() as session:
+            person, secret = enroll_totp(session, username, replace=replace)
+            entry = _entry(
+                "person.totp_enroll",
+                "update",
+                person_id=person.username,
+                person_name=person.name,
+                party=person.party,
+                detail={"replaced": replace},
+            )
+            rt.audit.append(session, [entry])
+    except AccountError as exc:
+        raise click.ClickException(exc.description) from None
+    click.echo(f"second factor (TOTP) set for {username}; any earlier app no longer works")
+    click.echo("add it to an authenticator app (shown once; not shown again):")
+    click.echo(otpauth_uri(secret, username, "MultiTeam-broker"))
+    click.echo(f"secret: {secret}")
+
+
 @users_group.command("list")
 @with_appcontext
 def users_list() -> None:
@@ -174,7 +203,7 @@ def users_list() -> None:
                 p.username,
                 p.party,
                 ",".join(p.roles),
-                "password" if p.password_hash else "-",
+                ("password" if p.password_hash else "-") + ("+totp" if p.totp_secret else ""),
                 "disabled" if p.disabled else "active",
                 p.name,
             )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import text
 
 from audit import looks_like_bsn
 
 from .auth import Actor, authenticate, choose_role, request_id, source_address
+from .limits import ViewLimits
 from .openapi import openapi_document
 from .problems import Problem
 from .runtime import db_session, runtime
@@ -132,9 +133,11 @@ def _case_id(case_id: str) -> str:
 
 @api.get("/cases/<case_id>")
 def cases_get(case_id: str) -> Response:
-    """One case, as the convenant lets the caller see it."""
+    """One case, as the convenant lets the caller see it (within the person's view limits)."""
     ctx = _context(_purpose())
-    return jsonify(case_view(db_session(), runtime(), ctx, _case_id(case_id)))
+    config = current_app.config
+    limits = ViewLimits(int(config["VIEW_RATE_LIMIT"]), int(config["BULK_VIEW_LIMIT"]))
+    return jsonify(case_view(db_session(), runtime(), ctx, _case_id(case_id), limits))
 
 
 @api.post("/cases/<case_id>/track")

@@ -29,11 +29,23 @@ DEFAULTS: dict[str, Any] = {
     "PSEUDONYM_KEY": None,  # hex; default: generated once in the instance folder
     "CHECKPOINT_EVERY": 1000,  # sign a checkpoint each time the chain grows this much
     "OFFICE_HOURS": "07:00-19:00",  # Europe/Amsterdam, weekdays; views outside are anomalies
-    "BULK_VIEW_LIMIT": 10,  # distinct young people one person may open per hour
+    "BULK_VIEW_LIMIT": 10,  # distinct young people per person per hour; more raises an alarm
+    "VIEW_RATE_LIMIT": 120,  # case views per person per minute; more are refused (429)
+    "TOTP_CLOCK": None,  # seconds since the epoch for the second factor; default: time.time
     "SECRET_KEY": None,  # signs the login form's session cookie; default: instance folder
     "SESSION_COOKIE_NAME": "broker_login",
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # default: when ISSUER is https
+    # An external OpenID Connect provider whose access tokens are accepted too (see README)
+    "EXTERNAL_ISSUER": None,  # its issuer URL (the tokens' iss); None: only the broker's own
+    "EXTERNAL_AUDIENCE": None,  # the aud its tokens carry for the broker
+    "EXTERNAL_JWKS_URL": None,  # its JWKS, fetched (with a timeout) and cached …
+    "EXTERNAL_JWKS": None,  # … or given: inline JSON or a file path (air-gapped set-ups)
+    "EXTERNAL_JWKS_TTL": 300,  # seconds a fetched JWKS is cached
+    "EXTERNAL_JWKS_TIMEOUT": 5,  # seconds a JWKS fetch may take
+    "EXTERNAL_CLAIMS": None,  # JSON: {"username": …, "party": …, "roles": …} claim names
+    "EXTERNAL_ALGORITHMS": None,  # default RS256 and ES256 (nothing else is allowed)
+    "EXTERNAL_TOKEN_TYPES": None,  # e.g. ["at+jwt"]; default: typ is not checked
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
 from flask import Flask, current_app, g, request
 from sqlalchemy import select
@@ -22,17 +23,28 @@ import policies
 from .models import OAuthClient, Person
 from .problems import Problem
 from .runtime import Runtime, db_session
-from .tokens import AccessTokenClaims, AccessTokenValidator, TokenService
+from .tokens import (
+    AccessTokenClaims,
+    AccessTokenValidator,
+    ExternalIssuer,
+    ExternalTokenClaims,
+    ExternalTokenValidator,
+    TokenService,
+    peek_issuer,
+)
 
 __all__ = [
     "OPERATOR_CLIENT",
     "SYSTEM_ROLE",
     "Actor",
     "BrokerTokenValidator",
+    "ExternalPersonValidator",
+    "IssuerRouter",
     "authenticate",
     "choose_role",
     "init_app",
     "request_id",
+    "resolve_external_actor",
     "source_address",
 ]
 
@@ -141,12 +153,95 @@ class BrokerTokenValidator(AccessTokenValidator):
         token.actor = resolve_actor(self._session(), token)
 
 
+def resolve_external_actor(
+    session: Session, issuer: ExternalIssuer, claims: dict[str, Any], token_id: str
+) -> Actor:
+    """The person behind an external issuer's valid claims, as the broker knows it now.
+
+    The mapped username must be a known, enabled person of the broker whose party is the
+    token's mapped party; the roles are those the token and the person both hold. The broker
+    stays the authority on who is active: this runs on every request, so disabling a person
+    ends access at once, whatever the issuer says.
+    """
+    mapping = issuer.claims
+    username, party = mapping.username_of(claims), mapping.party_of(claims)
+    if username is None or party is None:
+        raise _no_access("the token does not name a person and a party")
+    person = session.execute(
+        select(
+            Person.id, Person.username, Person.name, Person.party, Person.roles, Person.disabled
+        ).where(Person.username == username)
+    ).one_or_none()
+    if person is None or person.disabled or person.party != party:
+        raise _no_access(
+            "the person of this token has no access (unknown, disabled or other party)"
+        )
+    granted = set(mapping.roles_of(claims))
+    client = claims.get("client_id") or claims.get("azp")
+    return Actor(
+        person_id=person.id,
+        username=person.username,
+        name=person.name,
+        party=person.party,
+        roles=tuple(r for r in person.roles if r in granted),
+        client_id=f"external:{client}" if _is_short_name(client) else "external",
+        token_id=token_id,
+    )
+
+
+def _is_short_name(value: Any) -> bool:
+    return isinstance(value, str) and _REQUEST_ID.match(value) is not None
+
+
+class ExternalPersonValidator(ExternalTokenValidator):
+    """An external issuer's strict validator, plus: the token stands for a person of the broker."""
+
+    def __init__(self, issuer: ExternalIssuer, session: Callable[[], Session]):
+        super().__init__(issuer)
+        self._session = session
+
+    def validate_token(
+        self, token: ExternalTokenClaims, scopes: Any, request: Any, **kwargs: Any
+    ) -> None:
+        super().validate_token(token, scopes, request, **kwargs)
+        jti = token.get("jti")
+        token_id = jti if isinstance(jti, str) and _is_short_name(jti) else "external"
+        token.actor = resolve_external_actor(self._session(), self.external, token, token_id)
+
+
+class IssuerRouter(BearerTokenValidator):  # type: ignore[misc]
+    """Sends each bearer token to the validator of the issuer it names (`iss`, read unverified
+    only to choose): the external issuer's, else the broker's own, which verifies everything."""
+
+    def __init__(self, own: BrokerTokenValidator, external: ExternalPersonValidator | None):
+        super().__init__(realm="multiteam-broker")
+        self.own, self.external = own, external
+
+    def authenticate_token(self, token_string: str) -> AccessTokenClaims | ExternalTokenClaims:
+        external = self.external
+        if external is not None and peek_issuer(token_string) == external.external.issuer:
+            return external.authenticate_token(token_string)
+        return self.own.authenticate_token(token_string)
+
+    def validate_token(self, token: Any, scopes: Any, request: Any, **kwargs: Any) -> None:
+        if isinstance(token, ExternalTokenClaims):
+            assert self.external is not None
+            self.external.validate_token(token, scopes, request, **kwargs)
+        else:
+            self.own.validate_token(token, scopes, request, **kwargs)
+
+
 def init_app(app: Flask) -> None:
-    """Bind a resource protector with the broker's token validator to the app."""
+    """Bind a resource protector to the app: the broker's own tokens, and those of the external
+    issuer when EXTERNAL_ISSUER is configured."""
     rt: Runtime = app.extensions["broker"]
+    own = BrokerTokenValidator(lambda: rt.tokens, db_session)
+    issuer = ExternalIssuer.from_config(app.config, own_issuer=app.config.get("ISSUER"))
+    external = ExternalPersonValidator(issuer, db_session) if issuer is not None else None
     protector = ResourceProtector()
-    protector.register_token_validator(BrokerTokenValidator(lambda: rt.tokens, db_session))
+    protector.register_token_validator(IssuerRouter(own, external))
     app.extensions["broker.protector"] = protector
+    app.extensions["broker.external_issuer"] = issuer
 
 
 def authenticate() -> Actor:

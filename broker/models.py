@@ -7,7 +7,17 @@ import datetime as dt
 import uuid
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -81,6 +91,10 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # scrypt hash (broker.passwords); None: the person cannot log in, only get operator tokens
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # base32 TOTP secret (broker.totp); None: not enrolled. Never logged, audited or shown again.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # the last time step whose code was accepted: a code is never accepted twice
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class OAuthClient(Base):

@@ -8,9 +8,13 @@
   `broker token` prints; the keys that verify them are at /.well-known/jwks.json and the
   server's metadata (RFC 8414) at /.well-known/oauth-authorization-server.
 
+Coordinators and privacy officers (and anyone enrolled) give a TOTP code after the password,
+in a second form step; a code is accepted once, and without an enrolled second factor those
+roles cannot log in through the browser.
+
 Every token issue and every login, refused or not, is audited (`token.issue`, `login`);
-passwords, client secrets, codes and tokens never reach a log line, an audit record or an
-error answer.
+passwords, client secrets, codes (authorization and TOTP), TOTP secrets and tokens never reach
+a log line, an audit record or an error answer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import hmac
 import logging
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,18 +49,20 @@ from flask import (
     request,
     session,
 )
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from audit import AuditEntry
 
-from .accounts import MAX_PASSWORD_LENGTH, find_person
+from .accounts import MAX_PASSWORD_LENGTH, find_person, needs_second_factor
 from .auth import SYSTEM_ROLE, request_id, source_address
+from .limits import count_records
 from .models import AuthorizationCode, OAuthClient, Person, utcnow
 from .observability import audit_apart
 from .passwords import verify_password, verify_secret
 from .problems import Problem
 from .runtime import Runtime, db_session, runtime
 from .services import Context, audit_and_commit
+from .totp import matching_step
 
 __all__ = ["AUTHORIZATION_CODE_TTL", "init_app", "oauth"]
 
@@ -65,6 +73,12 @@ _CLIENT_ID = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 GRANTS = ("authorization_code", "client_credentials")
 CSRF_KEY = "csrf_token"
+# The login waiting for its second factor: whose password was right, for which request, until.
+PENDING_KEY = "second_factor"
+SECOND_FACTOR_TTL = 300  # seconds to enter the code after the password
+# Failed logins of one person in the window after which no code is tried (against guessing).
+MAX_LOGIN_FAILURES = 5
+LOGIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
 
 # HTML pages: no script at all, styles only from our own static folder, never in a frame.
 _PAGE_HEADERS = {
@@ -452,9 +466,142 @@ def _login(username: str, password: str) -> tuple[Person | None, str]:
     return person, "password"
 
 
+def _login_refused(person: Person | None, client: Client, detail: dict[str, Any]) -> None:
+    """Audit a refused login in a transaction of its own (503 when that fails)."""
+    entry = _entry(
+        "login",
+        "unauthorized",
+        person_id=person.username if person else None,
+        party=person.party if person else None,
+        client_id=client.client_id,
+        detail=detail,
+    )
+    if not audit_apart(entry):
+        raise _audit_unavailable()
+
+
+def _logged_in(grant: Any, client: Client, person: Person, second_factor: str) -> Response:
+    """The code for the client, committed with the audit record of the login."""
+    session.pop(CSRF_KEY, None)
+    session.pop(PENDING_KEY, None)
+    response: Response = _server().create_authorization_response(grant=grant, grant_user=person)
+    entry = _entry(
+        "login",
+        "success",
+        person_id=person.username,
+        person_name=person.name,
+        party=person.party,
+        client_id=client.client_id,
+        detail={"method": "password", "second_factor": second_factor},
+    )
+    audit_and_commit(db_session(), runtime(), [entry])  # commits the code with the record
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _seconds() -> float:
+    clock: Callable[[], float] | None = current_app.config.get("TOTP_CLOCK")
+    return clock() if clock is not None else time.time()
+
+
+def _request_hash() -> str:
+    """Binds a pending second factor to this very authorization request."""
+    return hashlib.sha256(request.query_string).hexdigest()
+
+
+_NOT_ENROLLED = (
+    "Voor uw rol is inloggen met een tweede factor (een code uit een authenticator-app) "
+    "verplicht, maar voor uw account is die nog niet ingesteld. Vraag de beheerder van de "
+    "broker om de tweede factor voor u in te stellen; daarna kunt u inloggen."
+)
+_WRONG_CODE = "De code is onjuist of al gebruikt. Wacht op de volgende code en probeer opnieuw."
+_TOO_MANY = "Te veel mislukte inlogpogingen. Wacht een kwartier en log dan opnieuw in."
+_EXPIRED = "Uw inlogpoging is verlopen. Log opnieuw in."
+
+
+def _ask_second_factor(client: Client, person: Person) -> Response:
+    """After the right password: the code form, or a refusal when no second factor is set."""
+    if person.totp_secret is None:
+        _login_refused(
+            person,
+            client,
+            {"method": "password", "second_factor": "not_enrolled", "reason": "no_second_factor"},
+        )
+        return _page(
+            "login.html", 403, client=client, csrf_token=_csrf_token(), error=_NOT_ENROLLED
+        )
+    session.pop(CSRF_KEY, None)
+    session[PENDING_KEY] = {
+        "person": person.id,
+        "client": client.client_id,
+        "request": _request_hash(),
+        "until": _seconds() + SECOND_FACTOR_TTL,
+    }
+    return _page("second_factor.html", client=client, csrf_token=_csrf_token())
+
+
+def _pending_person(client: Client) -> Person | None:
+    """The person whose password was right for this request, if that was not too long ago."""
+    pending = session.get(PENDING_KEY)
+    if (
+        not isinstance(pending, dict)
+        or pending.get("client") != client.client_id
+        or pending.get("request") != _request_hash()
+        or not isinstance(pending.get("until"), int | float)
+        or pending["until"] < _seconds()
+        or not isinstance(pending.get("person"), int)
+    ):
+        return None
+    return db_session().get(Person, pending["person"])
+
+
+def _second_factor(grant: Any, client: Client) -> Response:
+    """The second form step: a TOTP code, used at most once, for the pending login."""
+    person = _pending_person(client)
+    if person is None:
+        session.pop(PENDING_KEY, None)
+        return _page("login.html", client=client, csrf_token=_csrf_token(), error=_EXPIRED)
+    detail: dict[str, Any] = {"method": "password", "second_factor": "totp"}
+    if person.disabled or person.password_hash is None or person.totp_secret is None:
+        session.pop(PENDING_KEY, None)
+        _login_refused(person, client, {**detail, "reason": "account_changed"})
+        return _page("login.html", client=client, csrf_token=_csrf_token(), error=_EXPIRED)
+    failures = count_records(
+        db_session(),
+        person_id=person.username,
+        event="login",
+        outcome="unauthorized",
+        since=utcnow() - LOGIN_FAILURE_WINDOW,
+    )
+    if failures >= MAX_LOGIN_FAILURES:
+        session.pop(PENDING_KEY, None)
+        _login_refused(person, client, {**detail, "reason": "too_many_failures"})
+        return _page("login.html", client=client, csrf_token=_csrf_token(), error=_TOO_MANY)
+    step = matching_step(person.totp_secret, request.form.get("code", "")[:32], _seconds())
+    reason = "wrong_code" if step is None else None
+    if step is not None:
+        claimed = db_session().execute(
+            update(Person)
+            .where(
+                Person.id == person.id,
+                or_(Person.totp_last_step.is_(None), Person.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            reason = "code_reused"
+    if reason is not None:
+        _login_refused(person, client, {**detail, "reason": reason})
+        return _page(
+            "second_factor.html", client=client, csrf_token=_csrf_token(), error=_WRONG_CODE
+        )
+    return _logged_in(grant, client, person, "totp")
+
+
 @oauth.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Response:
-    """The authorization endpoint: a login form for persons, then a code for the client."""
+    """The authorization endpoint: a login form for persons (then a TOTP code for those who
+    need a second factor), then a code for the client."""
     server = _server()
     try:
         grant = server.get_consent_grant(end_user=None)
@@ -467,6 +614,7 @@ def authorize() -> Response:
         return _page("login.html", client=client, csrf_token=_csrf_token())
     if not _csrf_ok():
         session.pop(CSRF_KEY, None)
+        session.pop(PENDING_KEY, None)
         return _page(
             "login.html",
             400,
@@ -474,20 +622,14 @@ def authorize() -> Response:
             csrf_token=_csrf_token(),
             error="Het formulier was verlopen. Vul het opnieuw in.",
         )
+    if request.form.get("step") == "second_factor":
+        return _second_factor(grant, client)
+    session.pop(PENDING_KEY, None)
     username = request.form.get("username", "").strip()
     person, how = _login(username, request.form.get("password", ""))
     if person is None or how != "password":
         # An unknown username is not recorded: it may be a password typed in the wrong field.
-        entry = _entry(
-            "login",
-            "unauthorized",
-            person_id=person.username if person else None,
-            party=person.party if person else None,
-            client_id=client.client_id,
-            detail={"method": "password", "reason": how},
-        )
-        if not audit_apart(entry):
-            raise _audit_unavailable()
+        _login_refused(person, client, {"method": "password", "reason": how})
         return _page(
             "login.html",
             client=client,
@@ -495,20 +637,9 @@ def authorize() -> Response:
             username=username if person else "",
             error="Gebruikersnaam of wachtwoord onjuist.",
         )
-    session.pop(CSRF_KEY, None)
-    response: Response = server.create_authorization_response(grant=grant, grant_user=person)
-    entry = _entry(
-        "login",
-        "success",
-        person_id=person.username,
-        person_name=person.name,
-        party=person.party,
-        client_id=client.client_id,
-        detail={"method": "password"},
-    )
-    audit_and_commit(db_session(), runtime(), [entry])  # commits the code with the record
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    if needs_second_factor(person):
+        return _ask_second_factor(client, person)
+    return _logged_in(grant, client, person, "not_required")
 
 
 @oauth.get("/.well-known/oauth-authorization-server")

@@ -105,7 +105,8 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The case view",
                             **_json({"$ref": "#/components/schemas/CaseView"}),
                         },
-                        **_problems(401, 403, 404, 503),
+                        # 429: over BROKER_VIEW_RATE_LIMIT views a minute; see Retry-After
+                        **_problems(401, 403, 404, 429, 503),
                     },
                 }
             },

@@ -51,6 +51,8 @@ EXPORT_FORMAT = "multiteam-audit-export/v1"
 DISCLOSURE_EVENTS = ("case.view", "case.list")
 # Refusals worth the privacy officer's attention: on case data, the audit log and logins.
 REFUSAL_WATCHED = ("case.", "signal.", "track.", "subject.", "audit.", "api.", "token.", "login")
+# Alarms raised as they happened (`alarm.bulk_views`), listed as they were recorded.
+ALARM_PREFIX = "alarm."
 
 
 def record_dict(record: AuditRecord) -> dict[str, Any]:
@@ -174,14 +176,18 @@ def anomalies(
     office_hours: str,
     bulk_limit: int,
 ) -> dict[str, Any]:
-    """What the privacy officer should look at in a period; the look is audited."""
+    """What the privacy officer should look at in a period, with the alarms raised in it; the
+    look is audited."""
     refused: list[dict[str, Any]] = []
     outside_team: list[dict[str, Any]] = []
     after_hours: list[dict[str, Any]] = []
+    alarms: list[dict[str, Any]] = []
     opened: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
     start, end = _office_hours(office_hours)
     for record in _window(session, rt, since, until):
         e = record.entry
+        if e.event.startswith(ALARM_PREFIX):
+            alarms.append(record_dict(record))
         if e.outcome in ("denied", "not_found", "unauthorized") and (
             e.event.startswith(REFUSAL_WATCHED)
         ):
@@ -221,6 +227,7 @@ def anomalies(
             "outside_team": len(outside_team),
             "after_hours": len(after_hours),
             "bulk": len(bulk),
+            "alarms": len(alarms),
         },
     )
     audit_and_commit(session, rt, [entry])
@@ -231,6 +238,7 @@ def anomalies(
         "outside_case_team": outside_team,
         "outside_office_hours": after_hours,
         "bulk_views": bulk,
+        "alarms": alarms,
         "settings": {
             "office_hours": office_hours + " Europe/Amsterdam, weekdays",
             "bulk_limit_per_hour": bulk_limit,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -32,6 +33,7 @@ _OUTCOMES = {
     404: "not_found",
     409: "conflict",
     413: "invalid",
+    429: "denied",
     400: "invalid",
     422: "invalid",
     415: "invalid",
@@ -52,6 +54,7 @@ class Problem(Exception):
         detail: str,
         *,
         audit: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
@@ -61,6 +64,8 @@ class Problem(Exception):
         self.extra = extra
         # What the refusal's audit record should add (subject, case id, reason): never shown.
         self.audit = audit or {}
+        # Response headers the problem needs (Retry-After): never a value either.
+        self.headers = dict(headers or {})
 
     @property
     def outcome(self) -> str:
@@ -95,7 +100,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(exc: Problem) -> Response:
         g.problem = exc
-        return problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+        response = problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -20,6 +20,7 @@ from audit import AuditEntry, AuditError
 
 from .auth import Actor
 from .identity import subject_key
+from .limits import ViewLimits, bulk_view_alarm, check_view_rate
 from .models import Case, FieldValue, Person, Signal, TrackChange, YoungPerson, utcnow
 from .problems import Problem
 from .runtime import Runtime
@@ -254,10 +255,16 @@ def _require_case_view(rt: Runtime, purpose: str) -> None:
         )
 
 
-def case_view(session: Session, rt: Runtime, ctx: Context, case_id: str) -> dict[str, Any]:
-    """The case as the convenant lets this party, role and purpose see it."""
+def case_view(
+    session: Session, rt: Runtime, ctx: Context, case_id: str, limits: ViewLimits | None = None
+) -> dict[str, Any]:
+    """The case as the convenant lets this party, role and purpose see it; with `limits`, a
+    person over the view rate is refused (429) and crossing the bulk limit raises an alarm."""
     actor, role, purpose = ctx.actor, ctx.role, ctx.purpose
     assert actor is not None and role is not None and purpose is not None
+    now = utcnow()
+    if limits is not None and not actor.is_client:
+        check_view_rate(session, actor.username, limits.per_minute, now)
     _require_case_view(rt, purpose)
     case = _load_case(session, case_id)
     if case is None:
@@ -339,7 +346,12 @@ def case_view(session: Session, rt: Runtime, ctx: Context, case_id: str) -> dict
         fields_withheld=withheld_names,
         detail={"track": case.track, "own_data_only": decision.denial is not None},
     )
-    audit_and_commit(session, rt, [entry])
+    entries = [entry]
+    if limits is not None:
+        alarm = bulk_view_alarm(session, ctx, subject, limits.bulk_per_hour, now)
+        if alarm is not None:
+            entries.append(alarm)
+    audit_and_commit(session, rt, entries)
     return body
 
 
