@@ -146,6 +146,11 @@ class AuditRecordRow(AuditBase):
         Index("ix_audit_record_person_id_seq", "person_id", "seq"),
         Index("ix_audit_record_case_id_seq", "case_id", "seq"),
         Index("ix_audit_record_party_purpose_seq", "party", "purpose", "seq"),
+        # Covers the per-person counts of recent events (rate limits, alarms) without reading
+        # the wide rows.
+        Index(
+            "ix_audit_record_person_event_time", "person_id", "event", "outcome", "time", "subject"
+        ),
     )
 
 

@@ -625,8 +625,9 @@ class Report:
 
     @property
     def audit_total(self) -> int:
-        """Audit records the broker wrote during the run."""
-        return sum(self.audit.values())
+        """Audit records the broker wrote during the run, less its bulk-view alarms (each
+        demo account opens more young people an hour than BULK_VIEW_LIMIT: that is right)."""
+        return sum(n for (event, _), n in self.audit.items() if event != "alarm.bulk_views")
 
     @property
     def audit_views(self) -> int:
@@ -634,7 +635,7 @@ class Report:
         return self.audit[VIEW_RECORD]
 
     def audit_matches(self) -> bool:
-        """Exactly one audit record per successful view, and no other record."""
+        """Exactly one audit record per successful view, and no other record but alarms."""
         return self.audit_total == self.audit_views == self.ok("broker")
 
     def problems(self) -> list[str]:
@@ -666,6 +667,9 @@ def measure(plan: Plan, log: Callable[[str], None] = print) -> Report:
             **os.environ,
             "BROKER_INSTANCE_PATH": str(data.instance),
             "BROKER_DATABASE_URL": data.url,
+            # 8 accounts send thousands of views a minute here; the per-person limit (its
+            # count query still runs on every view) must not turn them into 429s.
+            "BROKER_VIEW_RATE_LIMIT": "1000000",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
         engine = make_engine(data.url)

@@ -94,21 +94,25 @@ def check_view_rate(session: Session, person_id: str, per_minute: int, now: dt.d
     """429 Problem (with Retry-After) when the person already had `per_minute` successful case
     views in the last minute. Refusals do not count: only views that disclosed something."""
     since = now - RATE_WINDOW
+    views = (
+        AuditRecordRow.person_id == person_id,
+        AuditRecordRow.event == "case.view",
+        AuditRecordRow.outcome == "success",
+        AuditRecordRow.time >= since,
+    )
     with _reading(session):
-        times = list(
-            session.scalars(
-                select(AuditRecordRow.time)
-                .where(
-                    *_recent(session, person_id, since),
-                    AuditRecordRow.event == "case.view",
-                    AuditRecordRow.outcome == "success",
-                )
-                .order_by(AuditRecordRow.seq)
-            )
+        # A range of the (person, event, outcome, time) index: no wide rows are read.
+        count = session.scalar(select(func.count()).select_from(AuditRecordRow).where(*views))
+        if (count or 0) < per_minute:
+            return
+        oldest_kept = session.scalar(  # the per_minute-th newest view of the window
+            select(AuditRecordRow.time)
+            .where(*views)
+            .order_by(AuditRecordRow.time.desc())
+            .offset(per_minute - 1)
+            .limit(1)
         )
-    if len(times) < per_minute:
-        return
-    frees_at = times[len(times) - per_minute] + RATE_WINDOW  # when one view leaves the window
+    frees_at = (oldest_kept or now) + RATE_WINDOW  # when one view leaves the window
     retry_after = max(1, math.ceil((frees_at - now).total_seconds()))
     raise Problem(
         429,
@@ -134,6 +138,21 @@ def bulk_view_alarm(
     person_id = actor.username
     since = now - BULK_WINDOW
     with _reading(session):
+        # Seen this young person within the hour already: the distinct count did not grow,
+        # so no new crossing (an indexed lookup instead of counting the whole hour).
+        repeat = session.scalar(
+            select(AuditRecordRow.seq)
+            .where(
+                AuditRecordRow.subject == subject,
+                AuditRecordRow.person_id == person_id,
+                AuditRecordRow.event == "case.view",
+                AuditRecordRow.outcome == "success",
+                AuditRecordRow.time >= since,
+            )
+            .limit(1)
+        )
+        if repeat is not None:
+            return None
         seen = set(
             session.scalars(
                 select(AuditRecordRow.subject)
