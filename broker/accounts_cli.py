@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from audit import AuditEntry
 
@@ -27,11 +28,14 @@ from .accounts import (
     set_password,
     set_person_disabled,
 )
+from .models import OAuthClient, Person
 from .runtime import runtime, transaction
 from .services import Context
 from .totp import otpauth_uri
 
-__all__ = ["clients_group", "keys_group", "users_group"]
+T = TypeVar("T")
+
+__all__ = ["clients_group", "create_client", "keys_group", "users_group"]
 
 
 def _entry(event: str, action: str, **fields: Any) -> AuditEntry:
@@ -40,6 +44,34 @@ def _entry(event: str, action: str, **fields: Any) -> AuditEntry:
     return Context(None, None, None).entry(
         event, action, "success", convenant_hash=runtime().convenant.hash, detail=detail, **fields
     )
+
+
+def _audited(change: Callable[[Session], tuple[T, AuditEntry]]) -> T:
+    """Make `change` and append its audit record in one transaction; a change the accounts
+    refuse is a ClickException and leaves nothing behind."""
+    rt = runtime()
+    try:
+        with transaction() as session:
+            result, entry = change(session)
+            rt.audit.append(session, [entry])
+    except AccountError as exc:
+        raise click.ClickException(exc.description) from None
+    return result
+
+
+def _person_entry(event: str, person: Person, **detail: Any) -> AuditEntry:
+    return _entry(
+        event,
+        "update",
+        person_id=person.username,
+        person_name=person.name,
+        party=person.party,
+        detail=detail,
+    )
+
+
+def _client_entry(event: str, action: str, client: OAuthClient, **detail: Any) -> AuditEntry:
+    return _entry(event, action, client_id=client.client_id, party=client.party, detail=detail)
 
 
 def _password(from_stdin: bool) -> str:
@@ -80,47 +112,37 @@ def users_add(
 ) -> None:
     """Add a person who logs in with USERNAME."""
     password = None if no_password else _password(password_stdin)
-    rt = runtime()
-    try:
-        with transaction() as session:
-            person = add_person(
-                session,
-                rt.convenant,
-                username=username,
-                name=name,
-                party=party,
-                roles=roles,
-                password=password,
-            )
-            entry = _entry(
-                "person.create",
-                "create",
-                person_id=person.username,
-                person_name=person.name,
-                party=person.party,
-                detail={"roles": ",".join(person.roles), "password": password is not None},
-            )
-            rt.audit.append(session, [entry])
-    except AccountError as exc:
-        raise click.ClickException(exc.description) from None
+
+    def change(session: Session) -> tuple[None, AuditEntry]:
+        person = add_person(
+            session,
+            runtime().convenant,
+            username=username,
+            name=name,
+            party=party,
+            roles=roles,
+            password=password,
+        )
+        entry = _entry(
+            "person.create",
+            "create",
+            person_id=person.username,
+            person_name=person.name,
+            party=person.party,
+            detail={"roles": ",".join(person.roles), "password": password is not None},
+        )
+        return None, entry
+
+    _audited(change)
     click.echo(f"person {username} added ({party}: {', '.join(roles)})")
 
 
 def _set_disabled(username: str, disabled: bool) -> None:
-    rt = runtime()
-    try:
-        with transaction() as session:
-            person = set_person_disabled(session, username, disabled)
-            entry = _entry(
-                "person.disable" if disabled else "person.enable",
-                "update",
-                person_id=person.username,
-                person_name=person.name,
-                party=person.party,
-            )
-            rt.audit.append(session, [entry])
-    except AccountError as exc:
-        raise click.ClickException(exc.description) from None
+    def change(session: Session) -> tuple[None, AuditEntry]:
+        person = set_person_disabled(session, username, disabled)
+        return None, _person_entry("person.disable" if disabled else "person.enable", person)
+
+    _audited(change)
 
 
 @users_group.command("disable")
@@ -148,20 +170,12 @@ def users_enable(username: str) -> None:
 def users_set_password(username: str, password_stdin: bool) -> None:
     """Set the login password of USERNAME."""
     password = _password(password_stdin)
-    rt = runtime()
-    try:
-        with transaction() as session:
-            person = set_password(session, username, password)
-            entry = _entry(
-                "person.password",
-                "update",
-                person_id=person.username,
-                person_name=person.name,
-                party=person.party,
-            )
-            rt.audit.append(session, [entry])
-    except AccountError as exc:
-        raise click.ClickException(exc.description) from None
+    _audited(
+        lambda session: (
+            None,
+            _person_entry("person.password", set_password(session, username, password)),
+        )
+    )
     click.echo(f"password of {username} set")
 
 
@@ -171,21 +185,12 @@ def users_set_password(username: str, password_stdin: bool) -> None:
 @with_appcontext
 def users_enroll_totp(username: str, replace: bool) -> None:
     """Give USERNAME a TOTP second factor; its secret is printed once, last."""
-    rt = runtime()
-    try:
-        with transaction() as session:
-            person, secret = enroll_totp(session, username, replace=replace)
-            entry = _entry(
-                "person.totp_enroll",
-                "update",
-                person_id=person.username,
-                person_name=person.name,
-                party=person.party,
-                detail={"replaced": replace},
-            )
-            rt.audit.append(session, [entry])
-    except AccountError as exc:
-        raise click.ClickException(exc.description) from None
+
+    def change(session: Session) -> tuple[str, AuditEntry]:
+        person, secret = enroll_totp(session, username, replace=replace)
+        return secret, _person_entry("person.totp_enroll", person, replaced=replace)
+
+    secret = _audited(change)
     click.echo(f"second factor (TOTP) set for {username}; any earlier app no longer works")
     click.echo("add it to an authenticator app (shown once; not shown again):")
     click.echo(otpauth_uri(secret, username, "MultiTeam-broker"))
@@ -259,13 +264,13 @@ def clients_add(
     public: bool,
 ) -> None:
     """Add a client CLIENT_ID; a confidential client's secret is printed once, last."""
-    secret = _create_client(client_id, name, party, grants, redirect_uris, scopes, public)
+    secret = create_client(client_id, name, party, grants, redirect_uris, scopes, public)
     click.echo(f"client {client_id} added ({party}: {', '.join(grants)})")
     if secret is not None:
         _echo_secret(secret)
 
 
-def _create_client(
+def create_client(
     client_id: str,
     name: str,
     party: str,
@@ -273,33 +278,33 @@ def _create_client(
     redirect_uris: tuple[str, ...],
     scopes: tuple[str, ...] = (),
     public: bool = False,
+    by: str = "operator",
 ) -> str | None:
     """Create and audit a client; its secret (None for a public client)."""
-    rt = runtime()
-    try:
-        with transaction() as session:
-            client, secret = add_client(
-                session,
-                rt.convenant,
-                client_id=client_id,
-                name=name,
-                party=party,
-                grant_types=grants,
-                redirect_uris=redirect_uris,
-                scopes=scopes,
-                public=public,
-            )
-            entry = _entry(
-                "client.create",
-                "create",
-                client_id=client.client_id,
-                party=client.party,
-                detail={"grant_types": ",".join(client.grant_types), "public": public},
-            )
-            rt.audit.append(session, [entry])
-    except AccountError as exc:
-        raise click.ClickException(exc.description) from None
-    return secret
+
+    def change(session: Session) -> tuple[str | None, AuditEntry]:
+        client, secret = add_client(
+            session,
+            runtime().convenant,
+            client_id=client_id,
+            name=name,
+            party=party,
+            grant_types=grants,
+            redirect_uris=redirect_uris,
+            scopes=scopes,
+            public=public,
+        )
+        entry = _client_entry(
+            "client.create",
+            "create",
+            client,
+            by=by,
+            public=public,
+            grant_types=",".join(client.grant_types),
+        )
+        return secret, entry
+
+    return _audited(change)
 
 
 @clients_group.command("rotate-secret")
@@ -307,34 +312,24 @@ def _create_client(
 @with_appcontext
 def clients_rotate_secret(client_id: str) -> None:
     """Give CLIENT_ID a new secret (printed once, last); the old one stops working at once."""
-    rt = runtime()
-    try:
-        with transaction() as session:
-            client, secret = rotate_client_secret(session, client_id)
-            entry = _entry(
-                "client.secret_rotate", "update", client_id=client.client_id, party=client.party
-            )
-            rt.audit.append(session, [entry])
-    except AccountError as exc:
-        raise click.ClickException(exc.description) from None
+
+    def change(session: Session) -> tuple[str, AuditEntry]:
+        client, secret = rotate_client_secret(session, client_id)
+        return secret, _client_entry("client.secret_rotate", "update", client)
+
+    secret = _audited(change)
     click.echo(f"new secret for {client_id}; the old secret no longer works")
     _echo_secret(secret)
 
 
 def _set_client_disabled(client_id: str, disabled: bool) -> None:
-    rt = runtime()
-    try:
-        with transaction() as session:
-            client = set_client_disabled(session, client_id, disabled)
-            entry = _entry(
-                "client.disable" if disabled else "client.enable",
-                "update",
-                client_id=client.client_id,
-                party=client.party,
-            )
-            rt.audit.append(session, [entry])
-    except AccountError as exc:
-        raise click.ClickException(exc.description) from None
+    def change(session: Session) -> tuple[None, AuditEntry]:
+        client = set_client_disabled(session, client_id, disabled)
+        return None, _client_entry(
+            "client.disable" if disabled else "client.enable", "update", client
+        )
+
+    _audited(change)
 
 
 @clients_group.command("disable")

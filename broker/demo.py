@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .accounts import add_client, find_client
+from .accounts import find_client
+from .accounts_cli import create_client
 from .auth import Actor
 from .models import Case, Person
 from .runtime import runtime, transaction
@@ -267,32 +268,15 @@ def ensure_accounts() -> int:
 def ensure_clients() -> list[tuple[str, str, str | None]]:
     """Create the demo clients that do not exist yet: (client id, party, secret) of each new
     one; the secret (None for the public portal) is shown this once."""
-    rt = runtime()
     created: list[tuple[str, str, str | None]] = []
     for client_id, name, party, grants, redirect_uris in DEMO_CLIENTS:
         with transaction() as session:
             if find_client(session, client_id) is not None:
                 continue
-            client, secret = add_client(
-                session,
-                rt.convenant,
-                client_id=client_id,
-                name=name,
-                party=party,
-                grant_types=grants,
-                redirect_uris=redirect_uris,
-                public="client_credentials" not in grants,
-            )
-            entry = Context(None, None, None).entry(
-                "client.create",
-                "create",
-                "success",
-                client_id=client.client_id,
-                party=client.party,
-                convenant_hash=rt.convenant.hash,
-                detail={"grant_types": ",".join(client.grant_types), "by": "demo"},
-            )
-            rt.audit.append(session, [entry])
+        public = "client_credentials" not in grants
+        secret = create_client(
+            client_id, name, party, grants, redirect_uris, public=public, by="demo"
+        )
         created.append((client_id, party, secret))
     return created
 

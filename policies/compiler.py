@@ -58,10 +58,6 @@ def _withheld_of(fields: Mapping[str, FieldDecision]) -> tuple[Withheld, ...]:
     )
 
 
-def _categories_of(c: Convenant) -> Mapping[str, str]:
-    return MappingProxyType({name: f.category for name, f in c.fields.items()})
-
-
 def denied_decision(
     c: Convenant, party: str, role: str, purpose: str, track: str, code: str
 ) -> Decision:
@@ -80,7 +76,7 @@ def denied_decision(
         plan=(),
         withheld=withheld,
         liftable=(),
-        categories_of=c.decisions[next(iter(c.decisions))].categories_of,
+        categories_of=c.categories_of,
     )
 
 
@@ -100,7 +96,6 @@ class _Compiler:
         self.c = c
         self.problems: list[tuple[Path, str]] = []
         self.rule_fd: dict[tuple[str, str], FieldDecision] = {}
-        self.categories_of = _categories_of(c)
 
     def expand(self, target: str) -> tuple[int, tuple[str, ...]]:
         """(level, fields): level 0 for a category, 1 for a single field."""
@@ -265,7 +260,7 @@ class _Compiler:
                 plan=plan,
                 withheld=_withheld_of(frozen),
                 liftable=liftable,
-                categories_of=self.categories_of,
+                categories_of=c.categories_of,
             )
         for rule in c.rules:
             if rule.id not in winners and rule.id in overridden_by:

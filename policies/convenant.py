@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 
 from .decision import Decision, FieldDecision, Withheld
 from .model import (
@@ -49,6 +51,11 @@ class Convenant:
     denied: Mapping[str, tuple[Mapping[str, FieldDecision], tuple[Withheld, ...]]] = field(
         repr=False, default_factory=dict
     )
+
+    @cached_property
+    def categories_of(self) -> Mapping[str, str]:
+        """Field name → its category."""
+        return MappingProxyType({name: f.category for name, f in self.fields.items()})
 
     @property
     def version(self) -> str:
