@@ -10,12 +10,14 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -27,8 +29,12 @@ __all__ = [
     "Base",
     "Case",
     "FieldValue",
+    "MatchKey",
+    "Notification",
     "OAuthClient",
+    "Objection",
     "Person",
+    "PlanVersion",
     "Signal",
     "TrackChange",
     "YoungPerson",
@@ -171,9 +177,15 @@ class Case(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
     close_reason: Mapped[str | None] = mapped_column(String(200))
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    # set when retention removed the case's identifying data; the row and its track history
+    # stay (no values), so the monitoring figures of past periods do not change
+    purged_at: Mapped[dt.datetime | None]
+    # the wijk at the time of the purge, kept for the figures only (a coarse area, no address)
+    wijk_at_purge: Mapped[str | None] = mapped_column(String(64))
 
     young_person: Mapped[YoungPerson] = relationship(back_populates="cases")
-    case_director: Mapped[Person | None] = relationship()
+    case_director: Mapped[Person | None] = relationship(foreign_keys=[case_director_id])
     track_changes: Mapped[list[TrackChange]] = relationship(
         back_populates="case", order_by="TrackChange.id"
     )
@@ -186,14 +198,18 @@ class TrackChange(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    # "track" (a track assigned), "director" (only the case director changed), "close"
+    kind: Mapped[str] = mapped_column(String(16), default="track", server_default="track")
     from_track: Mapped[str | None] = mapped_column(String(64))
     to_track: Mapped[str] = mapped_column(String(64))
+    # the case director from this step on (None: unchanged or none)
+    case_director_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
     reason: Mapped[str] = mapped_column(Text)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="track_changes")
-    decided_by: Mapped[Person | None] = relationship()
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
 
 
 class Signal(Base):
@@ -226,3 +242,74 @@ class FieldValue(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
     regime: Mapped[str] = mapped_column(String(16))
     supplied_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # set when the privacy officer corrected this value: it is no longer shown to anyone
+    superseded_at: Mapped[dt.datetime | None]
+
+
+class MatchKey(Base):
+    """A keyed hash (HMAC) of an address or a parent of a case's young person, so triage can
+    flag matches between young people the way the Verwijsindex does, without comparing values."""
+
+    __tablename__ = "match_keys"
+    __table_args__ = (
+        Index("match_keys_by_key", "kind", "key"),
+        UniqueConstraint("case_id", "kind", "key", name="one_match_key_per_case"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "address" or "parent"
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """A message to one person about a case (never a field value), with its read state."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("notifications_by_person", "person_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]
+
+
+class PlanVersion(Base):
+    """One version of a case's plan of approach; a new version never changes an older one."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("case_id", "version", name="one_plan_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    version: Mapped[int]
+    concerns: Mapped[str] = mapped_column(Text)
+    goals: Mapped[list[str]] = mapped_column(JSONValue)
+    # [{"party": ..., "agreement": ...}]
+    agreements: Mapped[list[dict[str, str]]] = mapped_column(JSONValue)
+    review_date: Mapped[dt.date | None] = mapped_column(Date)
+    author_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Objection(Base):
+    """A young person's objection, recorded by the privacy officer: a restriction on sharing,
+    for this young person only, layered over the convenant (withholds, never widens)."""
+
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id"), index=True)
+    # fields and/or categories of the convenant that are withheld
+    targets: Mapped[list[str]] = mapped_column(JSONValue)
+    # the receiving parties it applies to; empty: every party
+    parties: Mapped[list[str]] = mapped_column(JSONValue)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[dt.datetime | None]
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
