@@ -738,7 +738,12 @@ def profile(plan: Plan, log: Callable[[str], None] = print) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         data = prepare(Path(tmp), plan.extra_cases)
         broker = create_app(
-            {"INSTANCE_PATH": str(data.instance), "DATABASE_URL": data.url, "LOG_LEVEL": "WARNING"}
+            {
+                "INSTANCE_PATH": str(data.instance),
+                "DATABASE_URL": data.url,
+                "LOG_LEVEL": "WARNING",
+                "VIEW_RATE_LIMIT": 1_000_000,  # as in the HTTP run: serial views are not abuse
+            }
         )
         baseline = baseline_app.create_app({"DATABASE_URL": data.url})
         engines = [broker.extensions["broker"].engine, baseline.extensions["bench_baseline"]]
@@ -771,9 +776,14 @@ def profile(plan: Plan, log: Callable[[str], None] = print) -> None:
         finally:
             for engine in engines:
                 engine.dispose()
-    for order, lines in (("cumulative", 40), ("tottime", 20)):
+    for order, lines in (("cumulative", 90), ("tottime", 40)):
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats(order).print_stats(lines)
+        log(stream.getvalue())
+    if os.environ.get("BENCH_CALLEES"):
+        stream = io.StringIO()
+        stats = pstats.Stats(profiler, stream=stream).sort_stats("cumulative")
+        stats.print_callees(os.environ["BENCH_CALLEES"])
         log(stream.getvalue())
 
 

@@ -21,9 +21,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["SQLITE_BEGIN_MODES", "make_engine", "session_factory"]
+__all__ = ["SQLITE_BEGIN_MODES", "begin_writing", "make_engine", "reading_first", "session_factory"]
 
 SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+# A SQLite "transaction" mode of our own: no BEGIN, reads only (see `reading_first`)
+READ_ONLY = "READ_ONLY"
+_READ_FIRST = "broker_read_first"
 
 
 def make_engine(url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> Engine:
@@ -62,9 +65,18 @@ def _sqlite_engine(url: str, *, busy_timeout: float, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = str(connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")).upper()
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        if mode == READ_ONLY:
+            # no BEGIN: each read is its own snapshot and takes no lock; writes are refused
+            raw.execute("PRAGMA query_only=1")
+            return
         if mode not in SQLITE_BEGIN_MODES:
-            raise ValueError(f"sqlite_begin must be one of {sorted(SQLITE_BEGIN_MODES)}")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+            raise ValueError(
+                f"sqlite_begin must be one of {sorted(SQLITE_BEGIN_MODES | {READ_ONLY})}"
+            )
+        raw.execute("PRAGMA query_only=0")  # cannot fail: no I/O, no lock
+        connection.exec_driver_sql(f"BEGIN {mode}")  # errors wrapped as SQLAlchemy's
 
     return engine
 
@@ -72,3 +84,33 @@ def _sqlite_engine(url: str, *, busy_timeout: float, echo: bool) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A `sessionmaker` bound to `engine`; objects stay usable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def reading_first(sessions: sessionmaker[Session], engine: Engine) -> Session:
+    """A session for a request that reads and then only appends its audit record.
+
+    On SQLite its reads run outside a transaction, each in a snapshot of its own, with writes
+    refused (`PRAGMA query_only`): they take no lock, so the write lock is held only for the
+    audit append and its commit (`begin_writing`), not for the whole request. A write before
+    `begin_writing` fails loudly instead of committing on its own. On PostgreSQL reads take
+    no lock anyway: a plain session.
+    """
+    if engine.dialect.name != "sqlite":
+        return sessions()
+    session = sessions(bind=engine.execution_options(sqlite_begin=READ_ONLY))
+    session.info[_READ_FIRST] = True
+    return session
+
+
+def begin_writing(session: Session) -> None:
+    """Before the audit append of a `reading_first` session: allow writes and open the write
+    transaction (BEGIN IMMEDIATE) that the append and the commit run in. Any other session:
+    nothing to do."""
+    if not session.info.pop(_READ_FIRST, False):
+        return
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    if not raw.in_transaction:
+        raw.execute("PRAGMA query_only=0")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # a timeout is SQLAlchemy's error

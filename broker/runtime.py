@@ -10,14 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import policies
 
 from .checkpointing import CheckpointingAuditStore
-from .db import make_engine, session_factory
+from .db import make_engine, reading_first, session_factory
 from .keys import KeyRing, audit_signing_key, instance_secret
 from .tokens import MAX_TTL, TokenService
 from .validation import SignalValidator
@@ -118,7 +118,14 @@ def runtime() -> Runtime:
 def db_session() -> Session:
     """The request's session, opened on first use and closed at teardown."""
     if "db_session" not in g:
-        g.db_session = runtime().sessions()
+        rt = runtime()
+        # A GET only reads, then appends its audit record: on SQLite it takes the write
+        # lock for the append alone (see broker.db.reading_first)
+        g.db_session = (
+            reading_first(rt.sessions, rt.engine)
+            if request.method in ("GET", "HEAD")
+            else rt.sessions()
+        )
     session: Session = g.db_session
     return session
 

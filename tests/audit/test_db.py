@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from broker.db import make_engine, session_factory
+from broker.db import begin_writing, make_engine, reading_first, session_factory
 
 
 def test_sqlite_connections_are_durable_and_strict(tmp_path: Path) -> None:
@@ -89,3 +89,43 @@ def test_other_databases_are_refused() -> None:
     """Only SQLite and PostgreSQL are supported."""
     with pytest.raises(ValueError, match="unsupported database"):
         make_engine("mysql://u@localhost/db")
+
+
+def test_reading_first_sessions_read_without_the_lock_and_write_only_after_begin_writing(
+    tmp_path: Path,
+) -> None:
+    """A read-first session reads while another holds the write lock, refuses writes until
+    `begin_writing`, and then commits what it wrote."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    setup, holder_engine = make_engine(url), make_engine(url)
+    engine = make_engine(url, busy_timeout=0.2)
+    try:
+        with setup.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+        sessions = session_factory(engine)
+        with holder_engine.begin() as holder:  # the write lock is taken
+            holder.execute(text("INSERT INTO t VALUES (2)"))
+            with reading_first(sessions, engine) as session:
+                assert session.execute(text("SELECT count(*) FROM t")).scalar() == 1
+                with pytest.raises(OperationalError, match="readonly"):
+                    session.execute(text("INSERT INTO t VALUES (3)"))
+                session.rollback()
+        with reading_first(sessions, engine) as session:
+            assert session.execute(text("SELECT count(*) FROM t")).scalar() == 2
+            begin_writing(session)
+            session.execute(text("INSERT INTO t VALUES (4)"))
+            session.commit()
+        with reading_first(sessions, engine) as session:  # a write that is rolled back
+            begin_writing(session)
+            session.execute(text("INSERT INTO t VALUES (5)"))
+            session.rollback()
+        with sessions() as session:  # a plain session writes, after a read-first one
+            session.execute(text("INSERT INTO t VALUES (6)"))
+            session.commit()
+        with setup.connect() as connection:
+            rows = connection.execute(text("SELECT x FROM t ORDER BY x")).scalars().all()
+        assert rows == [1, 2, 4, 6]
+    finally:
+        for e in (setup, holder_engine, engine):
+            e.dispose()
