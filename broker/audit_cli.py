@@ -14,6 +14,7 @@ from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, loa
 
 from .privacy import export_lines, make_checkpoint, public_key_pem, purge_audit, verify_export
 from .privacy import verify_log as verify_stored
+from .retention import purge_cases
 from .runtime import read_session, runtime, transaction
 from .services import Context, audit_and_commit
 
@@ -139,11 +140,28 @@ def verify_export_command(file: click.utils.LazyFile, public_key: Path) -> None:
 
 
 @click.command("purge")
-@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted; change nothing.")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO-TIME",
+    help="Apply retention as at this time (tests, operations); default: the real time.",
+)
 @with_appcontext
-def purge_command(dry_run: bool) -> None:
-    """Delete what the convenant's retention says is due (audit records after 5 years)."""
+def purge_command(dry_run: bool, now_text: str | None) -> None:
+    """Delete what the convenant's retention says is due: untriaged signals, closed cases, the
+    age limit (broker.retention), and audit records after 5 years."""
     rt = runtime()
+    now = dt.datetime.now(dt.UTC)
+    if now_text is not None:
+        try:
+            now = dt.datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter("give an ISO 8601 time", param_hint="--now") from None
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    clock = "system" if now_text is None else "given"
     with transaction() as session:
-        result = purge_audit(session, rt, _OPERATOR, dt.datetime.now(dt.UTC), dry_run)
-    _report({"audit": result})
+        cases = purge_cases(session, rt, _OPERATOR, now, dry_run, clock)
+    with transaction() as session:
+        result = purge_audit(session, rt, _OPERATOR, now, dry_run)
+    _report({"cases": cases, "audit": result})

@@ -282,14 +282,19 @@ def access_report(
                     ],
                 }
             )
+            # what is held: a value a correction superseded is erased, so it is not listed
             rows = session.execute(
                 select(
-                    FieldValue.field, FieldValue.party, FieldValue.regime, FieldValue.supplied_at
+                    FieldValue.field,
+                    FieldValue.party,
+                    FieldValue.regime,
+                    FieldValue.supplied_at,
+                    FieldValue.correction_id,
                 )
-                .where(FieldValue.case_id == case.id)
+                .where(FieldValue.case_id == case.id, FieldValue.superseded_at.is_(None))
                 .order_by(FieldValue.id)
             )
-            for name, party, regime, supplied_at in rows:
+            for name, party, regime, supplied_at, correction_id in rows:
                 field = rt.convenant.fields.get(name)
                 held.append(
                     {
@@ -300,6 +305,7 @@ def access_report(
                         "party": party,
                         "regime": regime,
                         "supplied_at": supplied_at.isoformat(),
+                        "corrected": correction_id is not None,
                     }
                 )
     since = utcnow() - dt.timedelta(days=365 * years + years // 4 + 1)

@@ -144,6 +144,7 @@ class SignalValidator:
             for name in ("bsn", *FALLBACK_IDENTITY)
             if name in convenant.fields
         }
+        self._field_schemas = {name: _rules_for(f) for name, f in convenant.fields.items()}
 
     def _validator(self, key: str, schema: Mapping[str, Any]) -> _Validator:
         cache: dict[str, _Validator] = self._local.__dict__.setdefault("validators", {})
@@ -213,6 +214,55 @@ class SignalValidator:
                 errors=[{"field": "fields", "problem": "empty"}],
             )
         return ValidSignal(bsn, identity, checked_fields, subject_fields, summary)
+
+    def validate_subject(self, subject: Any) -> tuple[str | None, dict[str, str] | None]:
+        """A young person named as in a signal's `subject` (a BSN, or the five identity
+        fields): (bsn, identity), or a 422 Problem naming what is wrong."""
+        errors: list[dict[str, str]] = []
+        if not isinstance(subject, dict):
+            errors.append(
+                {
+                    "field": "subject",
+                    "problem": f"must be an object with a bsn, or {', '.join(FALLBACK_IDENTITY)}",
+                }
+            )
+            bsn, identity = None, None
+        else:
+            bsn, identity = self._subject(subject, errors)
+        if errors or (bsn is None and identity is None):
+            raise Problem(
+                422,
+                "invalid_subject",
+                "The young person is not named correctly; nothing was changed.",
+                errors=errors or [{"field": "subject", "problem": "is not valid"}],
+            )
+        return bsn, identity
+
+    def validate_value(self, name: str, value: Any) -> Any:
+        """One value of field `name`, checked (and normalised) as in a signal, for any supplier
+        (a correction); a 422 Problem naming the field and the rule, never the value."""
+        errors: list[dict[str, str]] = []
+        schema = self._field_schemas.get(name)
+        if schema is None:
+            errors.append(
+                {"field": "field", "problem": "unknown field: the convenant does not name it"}
+            )
+            checked: dict[str, Any] = {}
+        elif value is None:
+            errors.append({"field": "value", "problem": "required"})
+            checked = {}
+        else:
+            checked = self._check(f"field:{name}", {name: schema}, {name: value}, "value", errors)
+            if name == "birth_date":
+                self._check_age(checked.get(name), errors)
+        if errors:
+            raise Problem(
+                422,
+                "invalid_value",
+                "The value is not valid for this field; nothing was changed.",
+                errors=[{**e, "field": e["field"].replace("fields.", "value.")} for e in errors],
+            )
+        return checked[name]
 
     def _supply_errors(self, party: str, fields: Mapping[str, Any]) -> list[dict[str, str]]:
         out = []

@@ -29,10 +29,22 @@ from .model import (
     Track,
     View,
 )
+from .restriction import (
+    NO_RESTRICTION,
+    OBJECTION_LEGAL_BASIS,
+    OBJECTION_RULE,
+    Objection,
+    Restriction,
+    objection,
+    restrict,
+)
 
 __all__ = [
     "DEFAULT_DENY",
     "DENIAL_CODES",
+    "NO_RESTRICTION",
+    "OBJECTION_LEGAL_BASIS",
+    "OBJECTION_RULE",
     "CaseView",
     "Category",
     "Convenant",
@@ -43,9 +55,11 @@ __all__ = [
     "FieldDecision",
     "FieldType",
     "Involvement",
+    "Objection",
     "Party",
     "Problem",
     "Purpose",
+    "Restriction",
     "Role",
     "Rule",
     "Special",
@@ -59,4 +73,6 @@ __all__ = [
     "explain",
     "load",
     "loads",
+    "objection",
+    "restrict",
 ]

@@ -9,6 +9,7 @@ from .compiler import denial_for, denied_decision
 from .convenant import Convenant
 from .decision import CaseView, Decision, Involvement, Withheld
 from .model import View
+from .restriction import OBJECTION_OWN_DATA, Restriction, restrict
 from .transforms import TransformError
 
 __all__ = ["apply", "decide", "explain"]
@@ -85,10 +86,24 @@ def apply(
     return CaseView(values, disclosed, withheld, own, involvement)
 
 
-def explain(c: Convenant, party: str, role: str, purpose: str, track: str) -> dict[str, Any]:
-    """Every field with its effect, rule, legal basis and explanation, for this request."""
+def explain(
+    c: Convenant,
+    party: str,
+    role: str,
+    purpose: str,
+    track: str,
+    restriction: Restriction | None = None,
+) -> dict[str, Any]:
+    """Every field with its effect, rule, legal basis and explanation, for this request; with a
+    young person's `restriction`, the fields withheld because of an objection say so."""
     d = decide(c, party, role, purpose, track)
+    restricted = restriction is not None and not restriction.is_empty
+    if restriction is not None:
+        d = restrict(d, restriction)
     own = d.own_data_rule
+    own_text = own.explanation if own else ""
+    if own and restricted:
+        own_text = f"{own_text} {OBJECTION_OWN_DATA}"
     return {
         "convenant": {"id": c.meta.id, "version": c.version, "hash": c.hash},
         "request": {"party": party, "role": role, "purpose": purpose, "track": track},
@@ -98,7 +113,7 @@ def explain(c: Convenant, party: str, role: str, purpose: str, track: str) -> di
         "view": d.view.value if d.view else None,
         "purpose_legal_basis": c.purposes[purpose].legal_basis if purpose in c.purposes else None,
         "own_data": (
-            {"rule": own.id, "legal_basis": own.legal_basis, "explanation": own.explanation}
+            {"rule": own.id, "legal_basis": own.legal_basis, "explanation": own_text}
             if own
             else None
         ),
