@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from .accounts import find_client
 from .accounts_cli import create_client
 from .auth import Actor
+from .casework import close_case, write_plan
 from .models import Case, Person
 from .runtime import runtime, transaction
 from .services import Context, change_track, submit_signal
@@ -125,6 +126,38 @@ def _scenarios() -> list[dict[str, Any]]:
                 "devries",
                 "Twee partijen signaleren; lichte problematiek, lokaal op te pakken.",
             ),
+            "plan": (
+                "devries",
+                {
+                    "concerns": "Langdurig verzuim en twee winkeldiefstallen; schulden in het "
+                    "gezin zorgen voor spanning thuis.",
+                    "goals": [
+                        "Daan gaat weer volledig naar school",
+                        "Geen nieuwe incidenten in het komende half jaar",
+                        "Het gezin krijgt grip op de schulden",
+                    ],
+                    "agreements": [
+                        {
+                            "party": "school",
+                            "agreement": "Mentor meldt verzuim dezelfde dag; wekelijks "
+                            "gesprek met Daan.",
+                        },
+                        {
+                            "party": "jeugdhulp",
+                            "agreement": "Gezinscoach twee keer per week thuis; "
+                            "casusregie en terugkoppeling aan het MultiTeam.",
+                        },
+                        {
+                            "party": "politie",
+                            "agreement": "Wijkagent voert een stopgesprek en houdt contact.",
+                        },
+                        {
+                            "party": "gemeente",
+                            "agreement": "Schuldhulpverlening neemt contact op met de ouders.",
+                        },
+                    ],
+                },
+            ),
         },
         {  # 2. Vlietzone, young man of 17: PGA with OM and housing corporation.
             "bsn": "162275869",
@@ -164,6 +197,33 @@ def _scenarios() -> list[dict[str, Any]]:
                 "pga",
                 "jansen",
                 "Ondermijning en herhaalde incidenten: persoonsgerichte aanpak.",
+            ),
+            "plan": (
+                "mulder",
+                {
+                    "concerns": "Loopjongen voor oudere dealers; overlast en dreigende "
+                    "huisuitzetting van het gezin.",
+                    "goals": [
+                        "Kevin is los van het criminele netwerk",
+                        "Het gezin behoudt de woning",
+                    ],
+                    "agreements": [
+                        {
+                            "party": "politie",
+                            "agreement": "Casusregisseur; persoonsgericht toezicht en "
+                            "een stopgesprek met de ouders.",
+                        },
+                        {
+                            "party": "om",
+                            "agreement": "Lopende zaak wordt afgestemd op het plan.",
+                        },
+                        {
+                            "party": "woningcorporatie",
+                            "agreement": "Ontruiming aangehouden zolang de afspraken "
+                            "worden nagekomen.",
+                        },
+                    ],
+                },
             ),
         },
         {  # 3. Bilgaard, girl of 16: ZVH, care details under art. 9(2)(g).
@@ -220,6 +280,7 @@ def _scenarios() -> list[dict[str, Any]]:
                         ),
                         "school_name": "OSG Piter Jelles",
                         "attendance_problem": True,
+                        "guardian_name": "Petra Bouma",
                     },
                     "Verzuim, verder geen signalen.",
                 ),
@@ -250,6 +311,85 @@ def _scenarios() -> list[dict[str, Any]]:
                 ("devries", {"care_involved": True}, "Jeugdhulp betrokken."),
             ],
             "track": ("lokaal_preventief", "devries", "Begeleiding naast jeugdreclassering."),
+            "close": ("verhuisd", "Verhuisd naar Groningen; de jeugdreclassering loopt daar door."),
+        },
+        # The triage queue: signals that wait for the coordinator, each with a match.
+        {  # Bilgaard, boy of 16: the school and the police signal (a second party).
+            "bsn": "130608373",
+            "signals": [
+                (
+                    "bakker",
+                    {
+                        **_identity(
+                            "130608373",
+                            "El Idrissi",
+                            "Rayan",
+                            _born(16, 11, 2),
+                            "Bilgaardpark",
+                            "31",
+                            "8918 AK",
+                            "Bilgaard",
+                        ),
+                        "school_name": "Friesland College",
+                        "attendance_problem": True,
+                    },
+                    "Veel ongeoorloofd verzuim sinds de herfstvakantie.",
+                ),
+                (
+                    "jansen",
+                    {"incident_count": 1, "incidents_summary": "Aangehouden bij een vechtpartij"},
+                    "Betrokken bij een vechtpartij bij het station.",
+                ),
+            ],
+            "track": None,
+        },
+        {  # Vlietzone, boy of 14: same address as the young man of scenario 2 (PGA).
+            "bsn": "179434305",
+            "signals": [
+                (
+                    "jansen",
+                    {
+                        **_identity(
+                            "179434305",
+                            "de Jong",
+                            "Jayden",
+                            _born(14, 2, 17),
+                            "Vlietsingel",
+                            "40",
+                            "8917 BP",
+                            "Vlietzone",
+                        ),
+                        "incident_count": 1,
+                        "incidents_summary": "Hangt rond bij de dealers van zijn broer",
+                    },
+                    "Jongere broer lijkt ook betrokken te raken.",
+                ),
+            ],
+            "track": None,
+        },
+        {  # Bilgaard, girl of 13: the same parent as the boy of scenario 4, another address.
+            "bsn": "197568531",
+            "signals": [
+                (
+                    "devries",
+                    {
+                        **_identity(
+                            "197568531",
+                            "Bouma",
+                            "Lotte",
+                            _born(13, 7, 23),
+                            "Bilgaardpark",
+                            "112",
+                            "8918 AP",
+                            "Bilgaard",
+                        ),
+                        "guardian_name": "Petra Bouma",
+                        "care_involved": True,
+                    },
+                    "Woont bij haar vader; moeder heeft het gezag. Zorgen over somberheid.",
+                ),
+            ],
+            "track": None,
         },
     ]
 
@@ -319,5 +459,17 @@ def load_demo(force: bool = False) -> str:
                     case_id,
                     {"track": track, "reason": reason, "case_director": director},
                 )
+        if scenario.get("plan") and case_id:
+            author, plan = scenario["plan"]
+            writer = _actor(author)
+            review = (dt.date.today() + dt.timedelta(weeks=6)).isoformat()
+            ctx = Context(writer, None, None, role=writer.roles[0], purpose="casusoverleg")
+            with transaction() as session:
+                write_plan(session, rt, ctx, case_id, {**plan, "review_date": review})
+        if scenario.get("close") and case_id:
+            code, note = scenario["close"]
+            ctx = Context(coordinator, None, None, role="coordinator", purpose="uitvoering")
+            with transaction() as session:
+                close_case(session, rt, ctx, case_id, {"reason_code": code, "note": note})
         cases += 1
     return f"{created} account(s) created; {cases} demo case(s) added"

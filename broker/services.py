@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -19,10 +19,22 @@ import policies
 from audit import AuditEntry, AuditError
 
 from .auth import Actor
+from .db import begin_writing
 from .identity import subject_key
 from .limits import ViewLimits, bulk_view_alarm, check_view_rate
-from .models import Case, FieldValue, Person, Signal, TrackChange, YoungPerson, utcnow
+from .matching import refresh_match_keys
+from .models import (
+    Case,
+    FieldValue,
+    Objection,
+    Person,
+    Signal,
+    TrackChange,
+    YoungPerson,
+    utcnow,
+)
 from .problems import Problem
+from .restrictions import restrictions, restrictions_for
 from .runtime import Runtime
 from .validation import ValidSignal
 
@@ -70,6 +82,7 @@ class Context:
 def audit_and_commit(session: Session, rt: Runtime, entries: Sequence[AuditEntry]) -> None:
     """Append the audit records and commit; 503 Problem (and nothing stored) when that fails."""
     try:
+        begin_writing(session)
         rt.audit.append(session, entries)
         session.commit()
     except (AuditError, SQLAlchemyError, OSError):
@@ -164,7 +177,9 @@ def submit_signal(
         held = set(
             session.scalars(
                 select(FieldValue.field).where(
-                    FieldValue.case_id == case.id, FieldValue.field.in_(signal.subject_fields)
+                    FieldValue.case_id == case.id,
+                    FieldValue.field.in_(signal.subject_fields),
+                    FieldValue.superseded_at.is_(None),
                 )
             )
         )
@@ -184,6 +199,7 @@ def submit_signal(
         )
         for name, value in supplied.items()
     )
+    refresh_match_keys(session, rt.subject_secret, case.id, supplied)
     case.updated_at = now
     entry = ctx.entry(
         "signal.create",
@@ -220,27 +236,47 @@ class CaseHeader:
     opened_at: dt.datetime
     subject: str
     case_director: str | None
+    young_person_id: int
+    # whether the young person has an objection in force (then `rights` restricts the view)
+    has_objection: bool
+
+
+# The statements of a case view, built once: building a statement cost more than running it.
+_CASE_HEADER = (
+    select(
+        Case.id,
+        Case.track,
+        Case.opened_at,
+        YoungPerson.subject_key,
+        Person.username,
+        Case.young_person_id,
+        exists()
+        .where(Objection.young_person_id == Case.young_person_id, Objection.lifted_at.is_(None))
+        .label("has_objection"),
+    )
+    .join(YoungPerson, YoungPerson.id == Case.young_person_id)
+    .outerjoin(Person, Person.id == Case.case_director_id)
+    .where(Case.id == bindparam("case_id"), Case.purged_at.is_(None))
+)
+_CASE_VALUES = (
+    select(FieldValue.field, FieldValue.value, FieldValue.party, FieldValue.supplied_at)
+    .where(FieldValue.case_id == bindparam("case_id"), FieldValue.superseded_at.is_(None))
+    .order_by(FieldValue.id)
+)
 
 
 def _load_case(session: Session, case_id: str) -> CaseHeader | None:
     """The case's header, with its young person's key and case director, in one query."""
-    row = session.execute(
-        select(Case.id, Case.track, Case.opened_at, YoungPerson.subject_key, Person.username)
-        .join(YoungPerson, YoungPerson.id == Case.young_person_id)
-        .outerjoin(Person, Person.id == Case.case_director_id)
-        .where(Case.id == case_id)
-    ).one_or_none()
+    row = session.connection().execute(_CASE_HEADER, {"case_id": case_id}).one_or_none()
     return CaseHeader(*row) if row is not None else None
 
 
 def _values(session: Session, case_id: str) -> CaseValues:
-    rows = session.execute(
-        select(FieldValue.field, FieldValue.value, FieldValue.party, FieldValue.supplied_at)
-        .where(FieldValue.case_id == case_id)
-        .order_by(FieldValue.id)
-    )
+    """The case's current values: per field the newest one not superseded by a correction."""
     out = CaseValues({}, {}, {})
-    for name, value, party, supplied_at in rows:
+    for name, value, party, supplied_at in session.connection().execute(
+        _CASE_VALUES, {"case_id": case_id}
+    ):
         out.values[name] = value
         out.sources[name] = party
         out.supplied_at[name] = supplied_at
@@ -275,6 +311,9 @@ def case_view(
             audit={"case_id": case_id if len(case_id) <= 64 else None},
         )
     decision = policies.decide(rt.convenant, actor.party, role, purpose, case.track)
+    if case.has_objection:  # the young person's objections, laid over the convenant
+        restriction = restrictions(session, rt.convenant, young_person_id=case.young_person_id)
+        decision = policies.restrict(decision, restriction)
     subject = case.subject
     current = _values(session, case.id)
     if decision.denial == "not_on_case_team" and actor.party not in current.sources.values():
@@ -378,8 +417,11 @@ def list_cases(
     ).all()
     items, entries = [], []
     names = ("surname", "given_names", "wijk")
+    restricted = restrictions_for(session, rt.convenant, [c.young_person_id for c in cases])
     for case in cases:
         decision = policies.decide(rt.convenant, actor.party, role, purpose, case.track)
+        if case.young_person_id in restricted:
+            decision = policies.restrict(decision, restricted[case.young_person_id])
         current = _values(session, case.id)
         shown = {k: v for k, v in current.values.items() if k in names}
         view = policies.apply(decision, shown, current.sources, rt.pseudonym_key)
@@ -432,120 +474,11 @@ def list_cases(
 def change_track(
     session: Session, rt: Runtime, ctx: Context, case_id: str, body: Any
 ) -> dict[str, Any]:
-    """Assign a case to a track (coordinator), with a reason and optionally a case director."""
-    c = rt.convenant
-    if not isinstance(body, dict):
-        raise Problem(422, "invalid_track_change", "The body must be a JSON object.")
-    errors: list[dict[str, str]] = []
-    unknown = sorted(set(body) - {"track", "case_director", "reason"})
-    errors += [{"field": k, "problem": "unknown member"} for k in unknown]
-    track, reason, director = body.get("track"), body.get("reason"), body.get("case_director")
-    if not isinstance(track, str) or track not in c.tracks:
-        errors.append(
-            {
-                "field": "track",
-                "problem": "must be one of "
-                + ", ".join(t for t in c.tracks if t != c.initial_track),
-            }
-        )
-    elif track == c.initial_track:
-        errors.append({"field": "track", "problem": f"a case cannot go back to {track}"})
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
-        errors.append({"field": "reason", "problem": "give the reason (1–2000 characters)"})
-    if director is not None and not isinstance(director, str):
-        errors.append({"field": "case_director", "problem": "must be a username"})
-    if errors:
-        raise Problem(
-            422,
-            "invalid_track_change",
-            "The track change is not valid; nothing was changed.",
-            errors=errors,
-        )
-    case = session.get(Case, case_id)
-    if case is None:
-        raise Problem(
-            404,
-            "case_not_found",
-            "There is no case with this id.",
-            audit={"case_id": case_id if len(case_id) <= 64 else None},
-        )
-    if case.closed_at is not None:
-        raise Problem(409, "case_closed", "The case is closed; its track cannot change.")
-    director_person = None
-    if director is not None:
-        director_person = session.scalar(select(Person).where(Person.username == director))
-        if director_person is None or director_person.disabled:
-            raise Problem(
-                422,
-                "invalid_track_change",
-                "The case director is not a known, active person.",
-                errors=[{"field": "case_director", "problem": "unknown person"}],
-            )
-        if director_person.party not in c.tracks[track].case_team:
-            raise Problem(
-                422,
-                "invalid_track_change",
-                "The case director must belong to a party on the case team of the new track.",
-                errors=[
-                    {
-                        "field": "case_director",
-                        "problem": f"party {director_person.party} is not on the "
-                        f"case team of {track}",
-                    }
-                ],
-            )
-    if track == case.track and director_person is None:
-        raise Problem(409, "same_track", f"The case is already in track {track}.")
-    previous = case.track
-    actor = ctx.actor
-    assert actor is not None
-    now = utcnow()
-    case.track = track
-    if director_person is not None:
-        case.case_director_id = director_person.id
-    case.updated_at = now
-    session.add(
-        TrackChange(
-            case_id=case.id,
-            from_track=previous,
-            to_track=track,
-            reason=reason.strip(),
-            decided_by_id=actor.person_id,
-            decided_at=now,
-        )
-    )
-    session.flush()
-    entry = ctx.entry(
-        "track.change",
-        "update",
-        "success",
-        subject=case.young_person.subject_key,
-        case_id=case.id,
-        convenant_hash=c.hash,
-        legal_basis=c.purposes[ctx.purpose].legal_basis if ctx.purpose else None,
-        detail={
-            "from_track": previous,
-            "to_track": track,
-            "case_director": director_person.username if director_person else None,
-        },
-    )
-    audit_and_commit(session, rt, [entry])
-    session.refresh(case)
-    return {
-        "case_id": case.id,
-        "track": case.track,
-        "case_director": case.case_director.username if case.case_director else None,
-        "history": [
-            {
-                "from": h.from_track,
-                "to": h.to_track,
-                "reason": h.reason,
-                "decided_by": h.decided_by.username if h.decided_by else None,
-                "decided_at": h.decided_at.isoformat(),
-            }
-            for h in case.track_changes
-        ],
-    }
+    """Assign a case to a track (coordinator), with a reason and optionally a case director:
+    `broker.casework.assign_track`, which builds on this module (hence the late import)."""
+    from .casework import assign_track
+
+    return assign_track(session, rt, ctx, case_id, body)
 
 
 def explain(

@@ -70,16 +70,16 @@ def test_init_creates_the_schema_and_is_idempotent(bare_app: Flask) -> None:
 
 
 def test_demo_loads_accounts_and_cases_once(bare_app: Flask) -> None:
-    """demo creates the 8 accounts and 5 cases; a second run adds none."""
+    """demo creates the 8 accounts and 8 cases; a second run adds none."""
     first = invoke(bare_app, "demo")
     assert first.exit_code == 0, first.output
-    assert (count(bare_app, Person), count(bare_app, Case)) == (8, 5)
+    assert (count(bare_app, Person), count(bare_app, Case)) == (8, 8)
     signals = count(bare_app, Signal)
     events = len(audit_events(bare_app))
     second = invoke(bare_app, "demo")
     assert second.exit_code == 0, second.output
     assert "none added" in second.output
-    assert (count(bare_app, Person), count(bare_app, Case)) == (8, 5)
+    assert (count(bare_app, Person), count(bare_app, Case)) == (8, 8)
     assert count(bare_app, Signal) == signals and len(audit_events(bare_app)) == events
 
 
