@@ -1,0 +1,56 @@
+"""The monitoring figures under /api/v1/stats: the coordinator, purpose `uitvoering`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from .api import authenticate_request, current_actor
+from .auth import choose_role, request_id, source_address
+from .models import utcnow
+from .problems import Problem
+from .runtime import db_session, runtime
+from .services import Context
+from .stats import PURPOSE, ROLE, StatsRequestError, parse_request, stats_report
+
+__all__ = ["stats"]
+
+stats = Blueprint("stats", __name__, url_prefix="/api/v1")
+stats.before_request(authenticate_request)
+
+
+def _context() -> Context:
+    """The coordinator acting for the purpose `uitvoering` (403 for anyone else)."""
+    actor = current_actor()
+    asked = request.args.get("purpose") or request.headers.get("X-Purpose")
+    if asked is not None and asked != PURPOSE:
+        raise Problem(
+            403,
+            "purpose_not_for_endpoint",
+            f"The monitoring figures serve the purpose {PURPOSE!r}.",
+        )
+    g.purpose = PURPOSE
+    role = runtime().convenant.roles.get(ROLE)
+    if ROLE not in actor.roles or role is None or actor.party not in role.parties:
+        raise Problem(403, "coordinator_only", "Only the coordinator asks for the figures.")
+    g.role = choose_role(runtime().convenant, actor, PURPOSE, ROLE)
+    return Context(actor, request_id(), source_address(), role=g.role, purpose=PURPOSE)
+
+
+@stats.get("/stats")
+def stats_get() -> Response:
+    """Young people per track and per wijk, cases started and ended, and the median days to
+    triage, for the range and each month (or quarter) in it; small counts suppressed."""
+    ctx = _context()
+    try:
+        asked = parse_request(
+            request.args.get("from"), request.args.get("to"), request.args.get("by")
+        )
+    except StatsRequestError as exc:
+        raise Problem(
+            422,
+            exc.code,
+            "The period is not valid: from the first day of a month to the last day of a "
+            "month, at most five years, by month or quarter.",
+            errors=exc.errors,
+        ) from None
+    return jsonify(stats_report(db_session(), runtime(), ctx, asked, utcnow()))
