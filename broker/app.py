@@ -9,11 +9,14 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, commands, oauth, observability, problems, runtime
+from . import auth, commands, oauth, observability, problems, runtime, web
 from .api import api, health
 from .audit_api import privacy
+from .casework_api import casework
 from .convenant_cli import default_convenant_path
 from .keys import instance_secret
+from .rights_api import rights
+from .stats_api import stats
 
 __all__ = ["create_app"]
 
@@ -79,6 +82,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.register_blueprint(privacy)
+    app.register_blueprint(rights)
+    app.register_blueprint(casework)
+    app.register_blueprint(stats)
     oauth.init_app(app)
+    web.init_app(app)
     commands.init_app(app)
     return app

@@ -16,6 +16,7 @@ from .migrate import upgrade
 from .models import Person
 from .runtime import runtime, transaction
 from .services import Context
+from .stats_cli import stats_command
 from .tokens import MAX_TTL
 
 __all__ = ["init_app", "init_database", "issue_token"]
@@ -119,5 +120,6 @@ def init_app(app: Flask) -> None:
         users_group,
         clients_group,
         keys_group,
+        stats_command,
     ):
         app.cli.add_command(command)

@@ -35,6 +35,7 @@ __all__ = [
     "Objection",
     "Person",
     "PlanVersion",
+    "RightsAction",
     "Signal",
     "TrackChange",
     "YoungPerson",
@@ -244,6 +245,8 @@ class FieldValue(Base):
     supplied_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # set when the privacy officer corrected this value: it is no longer shown to anyone
     superseded_at: Mapped[dt.datetime | None]
+    # the correction that entered this value (the privacy officer's, on the supplier's behalf)
+    correction_id: Mapped[int | None] = mapped_column(ForeignKey("rights_actions.id"))
 
 
 class MatchKey(Base):
@@ -313,3 +316,19 @@ class Objection(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     lifted_at: Mapped[dt.datetime | None]
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+
+
+class RightsAction(Base):
+    """A correction or deletion the privacy officer made for a young person, with its reason
+    (objections have their own table). Removed with the case's identifying data at retention."""
+
+    __tablename__ = "rights_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "correction" or "deletion"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    field: Mapped[str | None] = mapped_column(String(64))  # the corrected field
+    signal_id: Mapped[str | None] = mapped_column(String(48))  # the deleted signal (gone)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -34,6 +34,22 @@ EVENTS = {
     "privacy.audit_checkpoint_now": ("audit.checkpoint", "create"),
     "privacy.audit_anomalies": ("audit.anomalies", "search"),
     "privacy.subject_access_report": ("subject.access_report", "read"),
+    "rights.corrections_create": ("subject.correction", "update"),
+    "rights.signals_delete": ("signal.delete", "delete"),
+    "rights.objections_create": ("subject.objection", "create"),
+    "rights.objections_list": ("subject.objections", "read"),
+    "rights.objections_lift": ("subject.objection_lift", "update"),
+    "rights.cases_explain": ("case.explain", "read"),
+    "casework.triage": ("triage.list", "search"),
+    "casework.cases_director": ("case_director.change", "update"),
+    "casework.cases_close": ("case.close", "update"),
+    "casework.cases_history": ("case.history", "read"),
+    "casework.plan_get": ("plan.view", "read"),
+    "casework.plan_put": ("plan.write", "create"),
+    "casework.plan_versions_list": ("plan.versions", "read"),
+    "casework.notifications_list": ("notification.list", "search"),
+    "casework.notifications_read": ("notification.read", "update"),
+    "stats.stats_get": ("stats.read", "read"),
 }
 UNAUDITED = {"api.openapi"}
 

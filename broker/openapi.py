@@ -124,6 +124,8 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **_casework_paths(),
+            **_rights_paths(),
             "/api/v1/convenant": {
                 "get": {
                     "summary": "The convenant in force",
@@ -253,6 +255,60 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {"description": "The explanation"},
+                        **_problems(401, 403, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/stats": {
+                "get": {
+                    "summary": "The monitoring figures (coordinator, purpose uitvoering)",
+                    "description": "Per period — the whole range, then each month or quarter "
+                    "in it — young people per track and per wijk, cases started and ended, and "
+                    "the median days from first signal to triage. Counts under 5 are '<5'; a "
+                    "count shown as 'x' (5 or more) is withheld so that no '<5' can be worked "
+                    "out from the other figures. Audited as a read without a subject.",
+                    "parameters": [
+                        {
+                            "name": "from",
+                            "in": "query",
+                            "required": True,
+                            "description": "The first day of a month.",
+                            "schema": {"type": "string", "format": "date"},
+                        },
+                        {
+                            "name": "to",
+                            "in": "query",
+                            "required": True,
+                            "description": "The last day of a month; at most 5 years after from.",
+                            "schema": {"type": "string", "format": "date"},
+                        },
+                        {
+                            "name": "by",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["month", "quarter"]},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The figures, suppressed",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["from", "to", "by", "periods", "suppression"],
+                                    "properties": {
+                                        "from": {"type": "string", "format": "date"},
+                                        "to": {"type": "string", "format": "date"},
+                                        "by": {"type": "string", "enum": ["month", "quarter"]},
+                                        "periods": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/StatsPeriod"},
+                                        },
+                                        "suppression": {"type": "object"},
+                                        "definitions": {"type": "object"},
+                                    },
+                                }
+                            ),
+                        },
                         **_problems(401, 403, 422, 503),
                     },
                 }
@@ -389,6 +445,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "schemas": {
+                **_casework_schemas(),
                 "Problem": {
                     "type": "object",
                     "required": ["type", "title", "status", "detail"],
@@ -528,6 +585,37 @@ def openapi_document() -> dict[str, Any]:
                         "scope": {"type": "string"},
                     },
                 },
+                "StatsPeriod": {
+                    "type": "object",
+                    "properties": {
+                        "period": {"type": "string", "examples": ["2026-01", "2026-Q1"]},
+                        "kind": {"type": "string", "enum": ["range", "month", "quarter"]},
+                        "from": {"type": "string", "format": "date"},
+                        "to": {"type": "string", "format": "date"},
+                        "young_people": {"$ref": "#/components/schemas/StatsCount"},
+                        "by_track": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/StatsCount"},
+                        },
+                        "by_wijk": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/StatsCount"},
+                        },
+                        "started": {"$ref": "#/components/schemas/StatsCount"},
+                        "ended": {"$ref": "#/components/schemas/StatsCount"},
+                        "median_days_to_triage": {
+                            "oneOf": [{"type": "number"}, {"type": "string", "enum": ["<5"]}]
+                        },
+                    },
+                },
+                "StatsCount": {
+                    "description": "A count of 5 or more, '<5', or 'x' (withheld to protect a "
+                    "'<5')",
+                    "oneOf": [
+                        {"type": "integer", "minimum": 5},
+                        {"type": "string", "enum": ["<5", "x"]},
+                    ],
+                },
                 "TrackChange": {
                     "type": "object",
                     "required": ["track", "reason"],
@@ -539,5 +627,418 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
             },
+        },
+    }
+
+
+def _casework_paths() -> dict[str, Any]:
+    """The coordinator's work: triage, tracks, case director, closing, history, notifications
+    and the plan of approach (broker.casework_api)."""
+    case_team_read = [_CASE_ID, {**_PURPOSE}, _ROLE]
+    write_purpose = {
+        "name": "purpose",
+        "in": "query",
+        "required": False,
+        "description": "The purpose the change serves (doelbinding); also X-Purpose.",
+        "schema": {"type": "string"},
+    }
+    pages = [
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {
+            "name": "per_page",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+    ]
+    return {
+        "/api/v1/triage": {
+            "get": {
+                "summary": "The triage queue (coordinator, purpose triage)",
+                "description": "Open cases in track signaal with DAT-information only: which "
+                "parties signalled and when, which categories hold data, the identification the "
+                "convenant shows for triage, and matches as the Verwijsindex flags them "
+                "(second_party, address, parent) with the other case's id, never the value "
+                "that matched. Every listed case is audited.",
+                "parameters": pages,
+                "responses": {
+                    "200": {
+                        "description": "A page of the queue",
+                        **_json({"$ref": "#/components/schemas/TriageQueue"}),
+                    },
+                    **_problems(400, 401, 403, 503),
+                },
+            }
+        },
+        "/api/v1/cases/{case_id}/case-director": {
+            "post": {
+                "summary": "Name or change the case director (coordinator)",
+                "parameters": [_CASE_ID, write_purpose],
+                "requestBody": {
+                    "required": True,
+                    **_json({"$ref": "#/components/schemas/DirectorChange"}),
+                },
+                "responses": {
+                    "200": {"description": "The case's track and case director"},
+                    **_problems(400, 401, 403, 404, 409, 422, 503),
+                },
+            }
+        },
+        "/api/v1/cases/{case_id}/close": {
+            "post": {
+                "summary": "Close the case with a reason (coordinator)",
+                "parameters": [_CASE_ID, write_purpose],
+                "requestBody": {
+                    "required": True,
+                    **_json({"$ref": "#/components/schemas/CaseClose"}),
+                },
+                "responses": {
+                    "200": {"description": "The closed case"},
+                    **_problems(400, 401, 403, 404, 409, 422, 503),
+                },
+            }
+        },
+        "/api/v1/cases/{case_id}/history": {
+            "get": {
+                "summary": "Who decided what about the case, when and why (case team)",
+                "parameters": case_team_read,
+                "responses": {
+                    "200": {"description": "Track, director and close steps, oldest first"},
+                    **_problems(401, 403, 404, 503),
+                },
+            }
+        },
+        "/api/v1/cases/{case_id}/plan": {
+            "get": {
+                "summary": "The plan of approach (case team of the current track)",
+                "parameters": [
+                    *case_team_read,
+                    {"name": "version", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The newest version, or the one asked",
+                        **_json({"$ref": "#/components/schemas/PlanVersion"}),
+                    },
+                    **_problems(400, 401, 403, 404, 503),
+                },
+            },
+            "put": {
+                "summary": "Save a new version of the plan (coordinator or case director)",
+                "parameters": [_CASE_ID, write_purpose],
+                "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/Plan"})},
+                "responses": {
+                    "201": {
+                        "description": "The new version",
+                        **_json({"$ref": "#/components/schemas/PlanVersion"}),
+                    },
+                    **_problems(400, 401, 403, 404, 409, 422, 503),
+                },
+            },
+        },
+        "/api/v1/cases/{case_id}/plan/versions": {
+            "get": {
+                "summary": "The versions of the plan of approach (case team)",
+                "parameters": case_team_read,
+                "responses": {
+                    "200": {"description": "Version, author and time of each, newest first"},
+                    **_problems(401, 403, 404, 503),
+                },
+            }
+        },
+        "/api/v1/notifications": {
+            "get": {
+                "summary": "Your own notifications, newest first",
+                "parameters": [
+                    {"name": "unread", "in": "query", "schema": {"type": "boolean"}},
+                    *pages,
+                ],
+                "responses": {
+                    "200": {"description": "A page of notifications with the unread count"},
+                    **_problems(400, 401, 403, 503),
+                },
+            }
+        },
+        "/api/v1/notifications/{notification_id}/read": {
+            "post": {
+                "summary": "Mark one of your notifications read",
+                "parameters": [
+                    {
+                        "name": "notification_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {
+                    "200": {"description": "The notification"},
+                    **_problems(401, 403, 404, 503),
+                },
+            }
+        },
+    }
+
+
+def _casework_schemas() -> dict[str, Any]:
+    """Schemas of the coordinator's work."""
+    text = {"type": "string", "minLength": 1}
+    return {
+        "TriageQueue": {
+            "type": "object",
+            "properties": {
+                "track": {"type": "string"},
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "case_id": {"type": "string"},
+                            "opened_at": {"type": "string", "format": "date-time"},
+                            "identification": {"type": "object"},
+                            "effects": {"type": "object"},
+                            "involvement": {"type": "object"},
+                            "matches": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "kind": {
+                                            "type": "string",
+                                            "enum": ["second_party", "address", "parent"],
+                                        },
+                                        "case_id": {"type": ["string", "null"]},
+                                        "parties": {"type": "array"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "page": {"type": "integer"},
+                "per_page": {"type": "integer"},
+                "total": {"type": "integer"},
+            },
+        },
+        "DirectorChange": {
+            "type": "object",
+            "required": ["case_director", "reason"],
+            "additionalProperties": False,
+            "properties": {"case_director": {"type": "string"}, "reason": text},
+        },
+        "CaseClose": {
+            "type": "object",
+            "required": ["reason_code"],
+            "additionalProperties": False,
+            "properties": {
+                "reason_code": {
+                    "type": "string",
+                    "enum": [
+                        "doel_bereikt",
+                        "verhuisd",
+                        "leeftijdsgrens",
+                        "overgedragen",
+                        "geen_grond",
+                    ],
+                },
+                "note": {"type": ["string", "null"]},
+            },
+        },
+        "Plan": {
+            "type": "object",
+            "required": ["concerns", "goals", "agreements", "review_date"],
+            "additionalProperties": False,
+            "properties": {
+                "concerns": text,
+                "goals": {"type": "array", "minItems": 1, "items": text},
+                "agreements": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["party", "agreement"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "party": {
+                                "type": "string",
+                                "description": "A party on the case team of the current track",
+                            },
+                            "agreement": text,
+                        },
+                    },
+                },
+                "review_date": {"type": "string", "format": "date"},
+            },
+        },
+        "PlanVersion": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Plan"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "case_id": {"type": "string"},
+                        "version": {"type": "integer"},
+                        "versions": {"type": "integer"},
+                        "author": {"type": "object"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            ]
+        },
+    }
+
+
+def _rights_paths() -> dict[str, Any]:
+    """The young person's rights: corrections, deletions and objections (privacy officer,
+    purpose inzageverzoek; never a value in an answer), and a case's explanation with its
+    objections (broker.rights_api)."""
+    subject = {
+        "oneOf": [
+            {"type": "object", "required": ["bsn"], "properties": {"bsn": {"type": "string"}}},
+            {
+                "type": "object",
+                "required": ["surname", "given_names", "birth_date", "postcode", "house_number"],
+            },
+        ],
+        "description": "The young person, as in a signal: a BSN or the five identity fields.",
+    }
+    reason = {"type": "string", "minLength": 1, "maxLength": 2000}
+    names = {"type": "array", "items": {"type": "string"}}
+    objection = {
+        "type": "object",
+        "properties": {
+            "objection_id": {"type": "integer"},
+            "targets": names,
+            "parties": names,
+            "reason": {"type": "string"},
+            "recorded_by": {"type": "string"},
+            "recorded_at": {"type": "string", "format": "date-time"},
+            "lifted_at": {"type": ["string", "null"], "format": "date-time"},
+            "lifted_by": {"type": ["string", "null"]},
+            "in_force": {"type": "boolean"},
+        },
+    }
+    objection_id = {
+        "name": "objection_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+    }
+    return {
+        "/api/v1/subjects/corrections": {
+            "post": {
+                "summary": "Correct a value on a young person's open case (privacy officer)",
+                "description": "Every current value of the field is superseded and its content "
+                "erased; the corrected value (checked against the field's type) keeps the "
+                "supplier and regime of the value it replaces. The BSN is not corrected. "
+                "Audited by field name, never a value.",
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["subject", "field", "value", "reason"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "subject": subject,
+                                "field": {"type": "string"},
+                                "value": {},
+                                "reason": reason,
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "201": {"description": "What was done: case, field, values superseded"},
+                    **_problems(400, 401, 403, 404, 422, 503),
+                },
+            }
+        },
+        "/api/v1/signals/{signal_id}": {
+            "delete": {
+                "summary": "Delete a signal and its values (privacy officer)",
+                "description": 'The reason in the body ({"reason": …}) or as ?reason=. The '
+                "audit records stay.",
+                "parameters": [
+                    {
+                        "name": "signal_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^sig-[0-9a-f]{32}$"},
+                    },
+                    {"name": "reason", "in": "query", "schema": reason},
+                ],
+                "responses": {
+                    "200": {"description": "What was deleted (counts)"},
+                    **_problems(400, 401, 403, 404, 409, 422, 503),
+                },
+            }
+        },
+        "/api/v1/subjects/objections": {
+            "get": {
+                "summary": "A young person's objections, in force and lifted (privacy officer)",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "string"}}
+                    for n in ("bsn", "surname", "given_names", "birth_date", "postcode")
+                ]
+                + [{"name": "house_number", "in": "query", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "The objections",
+                        **_json({"type": "object", "properties": {"items": {"items": objection}}}),
+                    },
+                    **_problems(401, 403, 422, 503),
+                },
+            },
+            "post": {
+                "summary": "Record an objection: withhold fields or categories of one young "
+                "person from some or all parties (privacy officer)",
+                "description": "Layered over the convenant: it only withholds. A party keeps "
+                "seeing the values it supplied itself. Honoured by every view, shown in "
+                "explain with rule bezwaar (AVG art. 21).",
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["subject", "targets", "reason"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "subject": subject,
+                                "targets": {**names, "minItems": 1},
+                                "parties": {
+                                    **names,
+                                    "description": "Receiving parties; empty: every party.",
+                                },
+                                "reason": reason,
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "201": {"description": "The objection", **_json(objection)},
+                    **_problems(400, 401, 403, 404, 422, 503),
+                },
+            },
+        },
+        "/api/v1/subjects/objections/{objection_id}/lift": {
+            "post": {
+                "summary": "Lift an objection (privacy officer)",
+                "parameters": [objection_id],
+                "responses": {
+                    "200": {"description": "The objection, lifted", **_json(objection)},
+                    **_problems(401, 403, 404, 409, 503),
+                },
+            }
+        },
+        "/api/v1/cases/{case_id}/explain": {
+            "get": {
+                "summary": "Why the caller sees each field of this case as it does",
+                "description": "The convenant's explanation for the caller's party, role and "
+                "purpose in the case's track, with the fields an objection of this young "
+                "person withholds (rule bezwaar). The same refusals as the case view.",
+                "parameters": [_CASE_ID, _PURPOSE, _ROLE],
+                "responses": {
+                    "200": {"description": "The explanation"},
+                    **_problems(401, 403, 404, 503),
+                },
+            }
         },
     }

@@ -268,3 +268,164 @@ def records_for(field_types: dict[str, str]) -> st.SearchStrategy[dict[str, Any]
         st.sets(st.sampled_from(sorted(field_types))) if field_types else st.just(set()),
         st.integers(0, 999),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# broker: what triage matches on (postcode and house number, a parent's name)
+# ---------------------------------------------------------------------------------------------
+
+dutch_postcodes = st.builds(
+    lambda digits, letters: digits + letters,
+    st.integers(1000, 9999).map(str),
+    st.text(alphabet=_LOWER.upper(), min_size=2, max_size=2),
+)
+house_numbers = st.builds(
+    lambda number, addition: f"{number}{addition}",
+    st.integers(1, 999),
+    st.sampled_from(["", "a", "B", "-2", " bis", "A 3"]),
+)
+# Latin letters as in Dutch and Frisian names (ĳ, â, ú, ...); the dotless ı has no case pair
+parent_names = st.text(
+    alphabet=st.characters(
+        min_codepoint=0x41, max_codepoint=0x24F, categories=("Lu", "Ll"), exclude_characters="ı"
+    )
+    | st.just(" "),
+    min_size=1,
+    max_size=30,
+).filter(lambda s: s.strip() != "")
+
+
+@st.composite
+def respelled(draw: st.DrawFn, text: str, gaps: bool = True) -> str:
+    """`text` as someone else might type it: another case per letter, other white space
+    around it and between its parts (with `gaps=False`, parts may also run together)."""
+    spaces = [" ", "  ", "\t"] if gaps else ["", " ", "  "]
+    out = []
+    for ch in text:
+        if ch.isspace():
+            out.append(draw(st.sampled_from(spaces)))
+        else:
+            out.append(ch.upper() if draw(st.booleans()) else ch.lower())
+    pad = st.sampled_from(["", " ", "  "])
+    return draw(pad) + "".join(out) + draw(pad)
+
+
+# ---------------------------------------------------------------------------------------------
+# broker: objections of a young person (targets: categories and fields; parties: receivers)
+# ---------------------------------------------------------------------------------------------
+
+
+@st.composite
+def objections(
+    draw: st.DrawFn, targets: tuple[str, ...], parties: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """An objection's targets (1–5 names of categories or fields) and receiving parties
+    (none: every party)."""
+    chosen = draw(st.lists(st.sampled_from(targets), min_size=1, max_size=5, unique=True))
+    receivers = draw(st.lists(st.sampled_from(parties), max_size=4, unique=True))
+    return chosen, receivers
+
+
+# ---------------------------------------------------------------------------------------------
+# broker: monitoring figures — tables for small-cell suppression, and case populations
+# ---------------------------------------------------------------------------------------------
+
+# counts around the threshold of 5, zeros included: where suppression has work to do
+suppression_counts = st.integers(min_value=0, max_value=14)
+
+
+@st.composite
+def suppression_grids(
+    draw: st.DrawFn, counts: st.SearchStrategy[int] = suppression_counts, name: str = "g"
+) -> Any:
+    """A cross table of 1–4 rows by 1–4 columns with row, column and grand totals (SUM
+    relations): the classic shape in which one withheld cell needs three more."""
+    from broker.suppression import Relation, RelationKind, Table
+
+    rows = draw(st.integers(min_value=1, max_value=4))
+    cols = draw(st.integers(min_value=1, max_value=4))
+    grid = [[draw(counts) for _ in range(cols)] for _ in range(rows)]
+    values: dict[tuple[str, ...], int] = {}
+    relations = []
+    for r in range(rows):
+        for c in range(cols):
+            values[(name, f"r{r}", f"c{c}")] = grid[r][c]
+    for r in range(rows):
+        values[(name, f"r{r}", "total")] = sum(grid[r])
+        parts = tuple((name, f"r{r}", f"c{c}") for c in range(cols))
+        relations.append(Relation(RelationKind.SUM, (name, f"r{r}", "total"), parts))
+    for c in range(cols):
+        values[(name, "total", f"c{c}")] = sum(row[c] for row in grid)
+        parts = tuple((name, f"r{r}", f"c{c}") for r in range(rows))
+        relations.append(Relation(RelationKind.SUM, (name, "total", f"c{c}"), parts))
+    values[(name, "total", "total")] = sum(map(sum, grid))
+    grand = (name, "total", "total")
+    relations.append(
+        Relation(RelationKind.SUM, grand, tuple((name, f"r{r}", "total") for r in range(rows)))
+    )
+    relations.append(
+        Relation(RelationKind.SUM, grand, tuple((name, "total", f"c{c}") for c in range(cols)))
+    )
+    return Table(values, tuple(relations))
+
+
+STATS_TRACKS = ("signaal", "lokaal_preventief", "pga", "zvh")
+STATS_WIJKEN = ("Bilgaard", "Vlietzone", "Oud Oost", None)
+
+
+@st.composite
+def stats_populations(draw: st.DrawFn, max_cases: int = 24) -> Any:
+    """A request for January–March 2026 (by month or by quarter) and the histories of up to
+    `max_cases` cases of fewer young people: opened before or in the range, through random
+    tracks, some closed, some never triaged."""
+    from broker.stats import AMSTERDAM, CaseHistory, StatsRequest
+
+    by = draw(st.sampled_from(["month", "quarter"]))
+    last_month = draw(st.integers(min_value=1, max_value=3))
+    last = dt.date(2026, last_month + 1, 1) - timedelta(days=1)
+    request = StatsRequest(dt.date(2026, 1, 1), last, by)
+    origin = datetime(2026, 1, 1, tzinfo=AMSTERDAM)
+    span_hours = (last - dt.date(2026, 1, 1)).days * 24 + 24
+    hours = st.integers(min_value=-24 * 40, max_value=span_hours)
+    count = draw(st.integers(min_value=0, max_value=max_cases))
+    people = draw(st.integers(min_value=1, max_value=max(1, count)))
+    cases = []
+    for _ in range(count):
+        opened = origin + timedelta(hours=draw(hours))
+        at = opened
+        stints = [(opened, "signaal")]
+        triaged = None
+        for _ in range(draw(st.integers(min_value=0, max_value=3))):
+            at += timedelta(hours=draw(st.integers(min_value=0, max_value=24 * 40)))
+            track = draw(st.sampled_from(STATS_TRACKS[1:]))
+            if track != stints[-1][1]:
+                stints.append((at, track))
+                triaged = triaged or at
+        ended = None
+        if draw(st.booleans()):
+            ended = at + timedelta(hours=draw(st.integers(min_value=1, max_value=24 * 60)))
+        cases.append(
+            CaseHistory(
+                person=draw(st.integers(min_value=0, max_value=people - 1)),
+                opened_at=opened,
+                ended_at=ended,
+                first_signal_at=opened,
+                stints=tuple(stints),
+                triaged_at=triaged,
+                wijk=draw(st.sampled_from(STATS_WIJKEN)),
+            )
+        )
+    return request, cases
+
+
+# ---------------------------------------------------------------------------------------------
+# web pages: values that must never show up in a page, and must be escaped where shown
+# ---------------------------------------------------------------------------------------------
+
+# Letters, digits and the characters HTML escapes; a fixed prefix keeps each one unique enough
+# that finding it in a page can only mean it was rendered there (no digits-only runs: a page
+# holds numbers of its own).
+page_sentinels = st.builds(
+    lambda middle: f"Zq{middle}Xw",
+    st.text(alphabet=_LOWER + _LOWER.upper() + "<>&\"' ", min_size=6, max_size=24),
+)
