@@ -2,6 +2,8 @@
 
 Chain and verification are pure; storage sits behind the one `AuditStore` interface
 (`SqlAuditStore` on SQLAlchemy, `MemoryAuditStore` for unit tests). No web framework here.
+A long chain is verified in stretches side by side (`verify_segment`, `verify_segments`,
+`AuditStore.segments`), with the answer a single pass gives.
 """
 
 from .chain import (
@@ -12,13 +14,17 @@ from .chain import (
     Chained,
     Head,
     Link,
+    Segment,
     Verification,
     chain_hash,
     decode,
     encode,
     format_time,
     seal,
+    seq_ranges,
     verify,
+    verify_segment,
+    verify_segments,
 )
 from .checkpoint import (
     CHECKPOINT_DOMAIN,
@@ -50,6 +56,7 @@ from .record import (
     looks_like_bsn,
 )
 from .sql import (
+    AUDIT_RECORD_STORAGE,
     GENESIS_HEAD_ROW,
     AuditCheckpointRow,
     AuditHeadRow,
@@ -58,10 +65,19 @@ from .sql import (
     create_schema,
     metadata,
 )
-from .store import MAX_QUERY_LIMIT, AuditQuery, AuditStore, MemoryAuditStore, matches, verify_store
+from .store import (
+    MAX_QUERY_LIMIT,
+    PARALLEL_FROM,
+    AuditQuery,
+    AuditStore,
+    MemoryAuditStore,
+    matches,
+    verify_store,
+)
 
 __all__ = [
     "ACTIONS",
+    "AUDIT_RECORD_STORAGE",
     "CHECKPOINT_DOMAIN",
     "EFFECTS",
     "ENCODING_PREFIX",
@@ -70,6 +86,7 @@ __all__ = [
     "HASH_DOMAIN",
     "MAX_QUERY_LIMIT",
     "OUTCOMES",
+    "PARALLEL_FROM",
     "REASONS",
     "Action",
     "AuditCheckpointRow",
@@ -90,6 +107,7 @@ __all__ = [
     "Link",
     "MemoryAuditStore",
     "Outcome",
+    "Segment",
     "SqlAuditStore",
     "Verification",
     "chain_hash",
@@ -112,8 +130,11 @@ __all__ = [
     "private_key_to_pem",
     "public_key_to_pem",
     "seal",
+    "seq_ranges",
     "sign_checkpoint",
     "verify",
     "verify_checkpoint",
+    "verify_segment",
+    "verify_segments",
     "verify_store",
 ]

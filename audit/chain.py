@@ -18,6 +18,14 @@ construction of any hash chain: a log rewritten and rehashed from some record on
 only by a checkpoint (or head) kept elsewhere, and then named as the range since the last
 matching checkpoint; records after the last checkpoint can be cut off unseen by someone who
 also rewrites the head row. Sign checkpoints often and keep them outside the database.
+
+A long chain can be verified in stretches, side by side: `verify_segment` checks one stretch
+low..high on its own (every seq once, in order, each record chained to the one before and
+matching its hash) and notes the hashes at the checkpoints' and the head's seqs;
+`verify_segments` then joins the stretches (each must chain to the end of the one before),
+anchors the first as `verify` does and checks the marks. It answers only "intact", with the
+very `Verification` that `verify` gives for the same records; anything else is None, and the
+caller runs `verify` to name the first bad seq.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, Generic, NamedTuple, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -45,13 +53,17 @@ __all__ = [
     "Chained",
     "Head",
     "Link",
+    "Segment",
     "Verification",
     "chain_hash",
     "decode",
     "encode",
     "format_time",
     "seal",
+    "seq_ranges",
     "verify",
+    "verify_segment",
+    "verify_segments",
 ]
 
 ENCODING_PREFIX: Final = b"multiteam.audit.record.v1\n"
@@ -106,6 +118,23 @@ class Head(NamedTuple):
     seq: int
     hash: str
     time: datetime | None = None
+
+
+class Segment(NamedTuple):
+    """What `verify_segment` found in the stretch low..high of a chain, verified on its own.
+
+    `is_sound`: every seq low..high came once and in order, each record chained to the one
+    before it and matched its hash. Then `prev_hash` is the first record's stored link (not
+    checked here: joining checks it), `hash` the last record's hash and `marked` the hash at
+    each seq asked for.
+    """
+
+    low: int
+    high: int
+    is_sound: bool
+    prev_hash: str = ""
+    hash: str = ""
+    marked: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +304,17 @@ def verify(
     without it the checkpoints are taken as given. Stops at the first bad seq.
     """
     keys = _keys(public_key)
+    points = _checked_points(checkpoints, keys)
+    if isinstance(points, Verification):
+        return points
+    run = _Run(points, head, signatures_checked=keys is not None)
+    return run.verify(iter(records))
+
+
+def _checked_points(
+    checkpoints: Iterable[Checkpoint], keys: list[Ed25519PublicKey] | None
+) -> list[Checkpoint] | Verification:
+    """The checkpoints in seq order, or why they cannot be used (a bad signature, a conflict)."""
     points = sorted(checkpoints, key=lambda c: c.seq)
     by_seq: dict[int, str] = {}
     for cp in points:
@@ -293,8 +333,100 @@ def verify(
                 f"two checkpoints at seq {cp.seq} name different head hashes",
                 signatures_checked=keys is not None,
             )
+    return points
+
+
+def seq_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
+    """low..high cut into at most `parts` contiguous stretches of (nearly) equal length."""
+    count = high - low + 1
+    if count <= 0:
+        return []
+    parts = max(1, min(parts, count))
+    size, extra = divmod(count, parts)
+    ranges: list[tuple[int, int]] = []
+    start = low
+    for part in range(parts):
+        end = start + size - 1 + (part < extra)
+        ranges.append((start, end))
+        start = end + 1
+    return ranges
+
+
+def verify_segment(
+    links: Iterable[tuple[int, str, str, bytes]], low: int, high: int, marks: Iterable[int] = ()
+) -> Segment:
+    """Verify the stretch low..high on its own, from stored links in seq order (`Link`s or
+    plain (seq, prev_hash, hash, body) rows); note the hash at each seq of `marks` in it.
+    Stops at the first link out of place (then not sound)."""
+    unsound = Segment(low, high, is_sound=False)
+    stream = iter(links)
+    first = next(stream, None)
+    if first is None or first[0] != low or high < low:
+        return unsound
+    wanted = {seq for seq in marks if low <= seq <= high}
+    marked: list[tuple[int, str]] = []
+    rest = itertools.chain((first,), stream)
+    expected, last_hash, previous = low, first[1], first
+    for until in sorted(wanted | {high}):
+        try:
+            stop = _advance(rest, expected, last_hash, previous, until)
+        except ValueError:  # a stored link that is not a hash at all
+            return unsound
+        if stop.culprit is not None or stop.expected != until + 1:
+            return unsound
+        expected, last_hash, previous = stop.expected, stop.last_hash, stop.previous
+        if until in wanted:
+            marked.append((until, last_hash))
+    if next(rest, None) is not None:
+        return unsound
+    return Segment(low, high, True, first[1], last_hash, tuple(marked))
+
+
+def verify_segments(
+    segments: Iterable[Segment],
+    checkpoints: Iterable[Checkpoint] = (),
+    public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey] | None = None,
+    *,
+    head: Head | None = None,
+) -> Verification | None:
+    """Join verified stretches into one chain: the `Verification` that `verify` gives over the
+    same records when it is intact, else None (run `verify` to name the first bad seq).
+
+    Each stretch must be sound and chain to the end of the one before, without a gap; the
+    first must start at genesis or right after a checkpoint; every checkpoint and the head
+    must match the hash at its seq (each stretch asked for the marks in it), and nothing may
+    be missing at the end.
+    """
+    keys = _keys(public_key)
+    points = _checked_points(checkpoints, keys)
+    ordered = sorted(segments, key=lambda segment: segment.low)
+    if isinstance(points, Verification) or not ordered:
+        return None
+    for before, after in itertools.pairwise(ordered):
+        if after.low != before.high + 1 or after.prev_hash != before.hash:
+            return None
+    if not all(segment.is_sound for segment in ordered):
+        return None
     run = _Run(points, head, signatures_checked=keys is not None)
-    return run.verify(iter(records))
+    first = ordered[0]
+    if run.anchor_start(Link(first.low, first.prev_hash, "", b"")) is not None:
+        return None
+    last = ordered[-1]
+    hashes = {seq: digest for segment in ordered for seq, digest in segment.marked}
+    remaining: list[_Mark] = []
+    for mark in run.marks:
+        if mark.seq < run.start:
+            continue
+        if mark.seq > last.high:
+            remaining.append(mark)
+        elif hashes.get(mark.seq) != mark.hash:
+            return None
+        else:
+            run.matched += mark.is_checkpoint
+            run.confirmed = mark.seq
+    run.reached(last.high + 1, last.hash)
+    result = run.check_end(remaining)
+    return result if result.is_intact else None
 
 
 def _broken(
@@ -334,6 +466,56 @@ def _body_seq(body: bytes) -> int | None:
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_Row = tuple[int, str, str, bytes]  # seq, prev_hash, hash, body: a `Link` or a database row
+_RowT = TypeVar("_RowT", bound=_Row)
+
+
+class _Stop(NamedTuple, Generic[_RowT]):
+    """Where `_advance` stopped: the next seq it wanted, the hash that record must chain to,
+    the last good link, and the link that broke the run (None: input ended or `until`)."""
+
+    expected: int
+    last_hash: str
+    previous: _RowT
+    culprit: _RowT | None = None
+    is_hash_mismatch: bool = False
+
+
+def _advance(
+    links: Iterator[_RowT], expected: int, last_hash: str, previous: _RowT, until: int
+) -> _Stop[_RowT]:
+    """The hot loop: take links while each has the expected seq, chains to `last_hash` and
+    matches its hash; stop right after seq `until`, at the first that does not, or at the end.
+    """
+    domain = hashlib.sha256(HASH_DOMAIN).copy  # HASH_DOMAIN absorbed once, not per record
+    last_raw = bytes.fromhex(last_hash)
+    stop_at = until + 1  # never reached when `until` is -1
+    for link in links:
+        seq, prev_hash, stored_hash, body = link
+        if seq != expected or prev_hash != last_hash:
+            return _Stop(expected, last_hash, previous, link)
+        state = domain()
+        state.update(last_raw)
+        state.update(body)
+        last_raw = state.digest()
+        digest = last_raw.hex()
+        if digest != stored_hash:
+            return _Stop(expected, last_hash, previous, link, is_hash_mismatch=True)
+        last_hash = digest
+        previous = link
+        expected += 1
+        if expected == stop_at:
+            return _Stop(expected, last_hash, previous)
+    return _Stop(expected, last_hash, previous)
+
+
+def _as_link(record: Chained) -> Link:
+    """`record` as a `Link` (re-encoded when it is an `AuditRecord`)."""
+    if type(record) is Link:
+        return record
+    return Link(record.seq, record.prev_hash, record.hash, record.body)
 
 
 def _self_consistent(record: Chained) -> bool:
@@ -399,56 +581,48 @@ class _Run:
             return problem
         marks = [m for m in self.marks if m.seq >= self.start]
         mark_index = 0
-        next_mark = marks[0].seq if marks else -1
-        sha256 = hashlib.sha256
-        domain = HASH_DOMAIN
-        expected = self.start
-        last_hex = first.prev_hash
-        last_raw = bytes.fromhex(last_hex)
-        previous: Chained = first
-        for record in itertools.chain((first,), records):
-            if record.seq != expected or record.prev_hash != last_hex:
-                self.reached(expected, last_hex)
-                return self.diagnose(record, previous, expected, records, marks, mark_index)
-            digest = sha256(domain + last_raw + record.body).digest()
-            hex_digest = digest.hex()
-            if hex_digest != record.hash:
-                self.reached(expected, last_hex)
-                return self.fail(
-                    "hash_mismatch",
-                    expected,
-                    f"record {expected} was altered: its content does not match its hash",
-                )
-            while expected == next_mark:
+        stream = map(_as_link, itertools.chain((first,), records))
+        expected, last_hash, previous = self.start, first.prev_hash, _as_link(first)
+        while True:
+            until = marks[mark_index].seq if mark_index < len(marks) else -1
+            stop = _advance(stream, expected, last_hash, previous, until)
+            expected, last_hash, previous = stop.expected, stop.last_hash, stop.previous
+            if stop.culprit is not None:
+                self.reached(expected, last_hash)
+                if stop.is_hash_mismatch:
+                    return self.fail(
+                        "hash_mismatch",
+                        expected,
+                        f"record {expected} was altered: its content does not match its hash",
+                    )
+                return self.diagnose(stop.culprit, previous, expected, stream, marks, mark_index)
+            if expected != until + 1:
+                break  # the records ended
+            while mark_index < len(marks) and marks[mark_index].seq == until:
                 mark = marks[mark_index]
-                if mark.hash != hex_digest:
+                if mark.hash != last_hash:
                     # A tampering local to this record shows in the next one; a chain
                     # rewritten from some record on does not, and the mark only bounds it.
-                    successor = next(records, None)
+                    successor = next(stream, None)
                     if successor is not None and (
-                        successor.seq != expected + 1 or successor.prev_hash != hex_digest
+                        successor.seq != expected or successor.prev_hash != last_hash
                     ):
-                        self.reached(expected + 1, hex_digest)
+                        self.reached(expected, last_hash)
                         return self.diagnose(
-                            successor, record, expected + 1, records, marks, mark_index
+                            successor, previous, expected, stream, marks, mark_index
                         )
-                    self.reached(expected, last_hex)
+                    self.reached(until, previous.prev_hash)
                     return self.fail(
                         "checkpoint_mismatch",
                         self.confirmed + 1,
-                        f"the chain at seq {expected} does not match {mark.what}: a record "
-                        f"in seq {self.confirmed + 1}..{expected} was changed and the chain "
+                        f"the chain at seq {until} does not match {mark.what}: a record "
+                        f"in seq {self.confirmed + 1}..{until} was changed and the chain "
                         "recomputed after it",
                     )
                 self.matched += mark.is_checkpoint
-                self.confirmed = expected
+                self.confirmed = until
                 mark_index += 1
-                next_mark = marks[mark_index].seq if mark_index < len(marks) else -1
-            last_raw = digest
-            last_hex = hex_digest
-            previous = record
-            expected += 1
-        self.reached(expected, last_hex)
+        self.reached(expected, last_hash)
         return self.check_end(marks[mark_index:])
 
     def reached(self, expected: int, last_hash: str) -> None:

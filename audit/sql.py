@@ -12,12 +12,31 @@ Tables (own `metadata`, for the broker's Alembic migrations to include):
 
 A migration that creates `audit_head` must insert `GENESIS_HEAD_ROW`; `create_schema` and
 `metadata.create_all` do so themselves, and `append` also inserts it when it is missing.
+
+Verification reads `seq`, both hashes and `body` only, through the driver's own cursor: on
+SQLite a plain cursor, on psycopg binary transfer (no hex encoding of `body`). On PostgreSQL
+`audit_record` keeps its rows uncompressed in the table itself (`toast_tuple_target` at its
+maximum, migration 0006): a record's body is read with its row, not from the TOAST table.
+`SqlAuditStore.segments` verifies stretches of a long window in worker processes, each with
+its own connection to the same database (forked when this process runs a single thread, else
+from a fork server), for `verify_store` to join.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import gc
+import multiprocessing
+import multiprocessing.connection
+import os
+import sqlite3
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection as PipeConnection
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import (
@@ -33,25 +52,29 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    create_engine,
     delete,
     event,
+    func,
     insert,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from .chain import GENESIS_HASH, Head, Link, seal
+from .chain import GENESIS_HASH, Head, Link, Segment, seal, seq_ranges, verify_segment
 from .checkpoint import Checkpoint
 from .errors import AuditWriteError
 from .record import AuditEntry, AuditRecord
 from .store import AuditQuery, AuditStore
 
 __all__ = [
+    "AUDIT_RECORD_STORAGE",
     "GENESIS_HEAD_ROW",
     "AuditBase",
     "AuditCheckpointRow",
@@ -82,6 +105,11 @@ GENESIS_HEAD_ROW: Final[Mapping[str, Any]] = {
 
 # INTEGER PRIMARY KEY is SQLite's rowid: records are stored in seq order.
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+# PostgreSQL storage parameters of `audit_record` (migration 0006): compress or move a row's
+# values to the TOAST table only when the row would not fit a page otherwise, so that a
+# record's body is read with its row, uncompressed.
+AUDIT_RECORD_STORAGE: Final[Mapping[str, int]] = {"toast_tuple_target": 8160}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -151,6 +179,7 @@ class AuditRecordRow(AuditBase):
         Index(
             "ix_audit_record_person_event_time", "person_id", "event", "outcome", "time", "subject"
         ),
+        {"postgresql_with": dict(AUDIT_RECORD_STORAGE)},
     )
 
 
@@ -211,6 +240,12 @@ _ENTRY_COLUMNS: Final = (
 _RECORD_COLUMNS: Final = tuple(c for c in _RECORD if c.key != "body")
 _LINK_COLUMNS: Final = (_RECORD.seq, _RECORD.prev_hash, _RECORD.hash, _RECORD.body)
 _STREAM_ROWS: Final = 2000
+_LINKS_SQL: Final = (
+    "SELECT seq, prev_hash, hash, body FROM audit_record "
+    "WHERE seq >= {0} AND seq <= {0} ORDER BY seq"
+)
+_MAX_SEQ: Final = 2**63 - 1
+_SQLITE_MMAP_BYTES: Final = 1 << 31  # a worker's SQLite reads the file mapped (capped by the build)
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:
@@ -272,6 +307,10 @@ _MOVE_HEAD: Final = (
 
 class SqlAuditStore:
     """`AuditStore` on a SQLAlchemy `Session`; the caller owns the transaction and commits."""
+
+    # `segments` cuts a window into this many stretches per worker process, dealt out in turn:
+    # reading costs differ along the window (SQLite maps only the first 2 GiB of its file).
+    stretches_per_worker: int = 4
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -375,18 +414,41 @@ class SqlAuditStore:
         self, session: Session, *, since_seq: int | None = None, until_seq: int | None = None
     ) -> Iterator[Link]:
         """Records with since_seq <= seq <= until_seq as stored bytes, streamed."""
-        statement = (
-            select(*_LINK_COLUMNS)
-            .where(*_seq_range(since_seq, until_seq))
-            .order_by(_RECORD.seq)
-            .execution_options(yield_per=_STREAM_ROWS)
-        )
-        result = session.execute(statement)
+        rows = _stored_rows(session.connection(), since_seq, until_seq, is_dedicated=False)
         try:
-            for seq, prev_hash, hash_, body in result:
-                yield Link(seq, prev_hash, hash_, bytes(body))
+            yield from map(Link._make, rows)
         finally:
-            result.close()
+            rows.close()
+
+    def segments(
+        self,
+        session: Session,
+        *,
+        since_seq: int | None,
+        until_seq: int,
+        marks: Collection[int],
+        workers: int,
+    ) -> list[Segment] | None:
+        """Verify stretches of the window in up to `workers` processes, each on a connection of
+        its own to this session's database; None when they cannot (an in-memory SQLite
+        database, no processes, a worker that cannot connect or read).
+
+        A worker reads what is committed, not this session's own uncommitted writes; a
+        stretch that differs from what this session sees only makes `verify_store` verify the
+        window again in one pass.
+        """
+        url = _worker_url(session.connection().engine.url)
+        if url is None or workers < 1:
+            return None
+        low = session.scalar(select(func.min(_RECORD.seq)).where(*_seq_range(since_seq, until_seq)))
+        if low is None:
+            return None
+        ranges = seq_ranges(low, until_seq, workers * self.stretches_per_worker)
+        wanted = sorted(set(marks))
+        stretches = [
+            (first, last, tuple(m for m in wanted if first <= m <= last)) for first, last in ranges
+        ]
+        return _verify_stretches(url, stretches, min(workers, len(stretches)))
 
     def add_checkpoint(self, session: Session, checkpoint: Checkpoint) -> None:
         """Keep a signed checkpoint (one per seq and key)."""
@@ -458,6 +520,185 @@ class SqlAuditStore:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(deleted, "rowcount", 0))
+
+
+_Row = tuple[int, str, str, bytes]  # seq, prev_hash, hash, body
+
+
+def _stored_rows(
+    connection: Connection, since_seq: int | None, until_seq: int | None, *, is_dedicated: bool
+) -> Generator[_Row, None, None]:
+    """(seq, prev_hash, hash, body) in seq order through the driver's own cursor (SQLite,
+    psycopg), else through SQLAlchemy's.
+
+    On psycopg a connection `is_dedicated` to this read streams the rows; a shared one reads
+    them through a server-side cursor, so that other statements may run in between.
+    """
+    bounds = (since_seq or 0, _MAX_SEQ if until_seq is None else until_seq)
+    driver = connection.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        cursor = driver.cursor()
+        try:
+            cursor.execute(_LINKS_SQL.format("?"), bounds)
+            while rows := cursor.fetchmany(_STREAM_ROWS):
+                yield from rows
+        finally:
+            cursor.close()
+        return
+    if connection.dialect.driver == "psycopg":
+        yield from _psycopg_rows(driver, bounds, is_dedicated=is_dedicated)
+        return
+    statement = (
+        select(*_LINK_COLUMNS)
+        .where(*_seq_range(since_seq, until_seq))
+        .order_by(_RECORD.seq)
+        .execution_options(yield_per=_STREAM_ROWS)
+    )
+    result = connection.execute(statement)
+    try:
+        for seq, prev_hash, hash_, body in result:
+            yield seq, prev_hash, hash_, bytes(body)
+    finally:
+        result.close()
+
+
+def _psycopg_rows(
+    driver: Any, bounds: tuple[int, int], *, is_dedicated: bool
+) -> Generator[_Row, None, None]:
+    """Rows over psycopg in binary: `body` comes as its bytes, not as hex text."""
+    query = _LINKS_SQL.format("%s")
+    if is_dedicated:
+        import psycopg  # the connection is psycopg's: it is installed
+
+        cursor = driver.cursor(binary=True)
+        chunk = _STREAM_ROWS if psycopg.pq.version() >= 170000 else 1  # chunks from libpq 17
+        rows = cursor.stream(query, bounds, size=chunk)
+        try:
+            yield from rows
+        finally:
+            rows.close()  # a stream left early is cancelled, so the connection can go on
+            cursor.close()
+        return
+    cursor = driver.cursor(name=f"audit_links_{uuid.uuid4().hex}", binary=True)
+    cursor.itersize = _STREAM_ROWS
+    try:
+        cursor.execute(query, bounds)
+        yield from cursor
+    finally:
+        cursor.close()
+
+
+def _worker_url(url: URL) -> str | None:
+    """The URL a worker process connects with; None for a database only this process sees."""
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or "memory" in str(url.query.get("mode", "")):
+            return None
+        if not url.query.get("uri") and not os.path.isabs(database):
+            url = url.set(database=os.path.abspath(database))
+    return url.render_as_string(hide_password=False)
+
+
+_Stretch = tuple[int, int, tuple[int, ...]]  # low, high, the marks in it
+
+
+def _verify_share(url: str, share: Sequence[_Stretch], results: PipeConnection) -> None:
+    """In a worker process: verify each stretch of `share` on one connection of its own and
+    send each `Segment` back; stop after one that is not sound; send None if reading failed."""
+    # Forked, this process shares the parent's memory until it writes to it: keep the garbage
+    # collector off the parent's objects, or a collection copies the whole parent heap.
+    gc.freeze()
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                if engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
+                elif engine.dialect.name == "postgresql":
+                    # A range scan in seq order: compiling it (JIT) costs more than it saves.
+                    connection.exec_driver_sql("SET jit = off")
+                for low, high, marks in share:
+                    rows = _stored_rows(connection, low, high, is_dedicated=True)
+                    try:
+                        segment = verify_segment(rows, low, high, marks)
+                    finally:
+                        rows.close()
+                    results.send(segment)
+                    if not segment.is_sound:
+                        break
+        finally:
+            engine.dispose()
+    except Exception:  # the parent verifies in one pass, in its own session, and reports
+        results.send(None)
+    finally:
+        results.close()
+
+
+def _verify_stretches(
+    url: str, stretches: Sequence[_Stretch], workers: int
+) -> list[Segment] | None:
+    """Verify `stretches` in `workers` processes (every workers-th stretch each); stop at the
+    first that is not sound (the one pass names the culprit); None when a worker failed."""
+    context = _process_context()
+    running: list[tuple[BaseProcess, PipeConnection]] = []
+    found: list[Segment] = []
+    is_done = False
+    expected: dict[PipeConnection, int] = {}
+    try:
+        for index in range(workers):
+            share = stretches[index::workers]
+            receiver, sender = context.Pipe(duplex=False)
+            worker = context.Process(target=_verify_share, args=(url, share, sender), daemon=True)
+            running.append((worker, receiver))
+            worker.start()
+            sender.close()
+            expected[receiver] = len(share)
+        while expected:
+            for ready in multiprocessing.connection.wait(list(expected)):
+                receiver = cast(PipeConnection, ready)
+                segment = receiver.recv()
+                if segment is None:
+                    return None
+                found.append(segment)
+                if not segment.is_sound:
+                    return found
+                expected[receiver] -= 1
+                if not expected[receiver]:
+                    del expected[receiver]
+        is_done = True
+    except Exception:  # no processes here, or a worker died: verify in one pass instead
+        return None
+    finally:
+        for process, receiver in running:
+            if not is_done and process.is_alive():
+                process.terminate()
+            process.join()
+            receiver.close()
+    return found
+
+
+def _process_context() -> ForkContext | ForkServerContext | SpawnContext:
+    """On Linux, fork when this process runs one thread (fast, and safe then: a worker opens
+    connections of its own and never touches this process's); else a fork server that has
+    this module loaded (forking a threaded process can deadlock the child); else spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and _is_single_threaded():
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _is_single_threaded() -> bool:
+    """Whether this process runs a single thread (Python's and, on Linux, the OS's count)."""
+    if threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return True
 
 
 if TYPE_CHECKING:

@@ -4,25 +4,44 @@ The caller owns the session and its transaction: it does its own reads and write
 audit record(s) last, commits, and only then lets data leave. `append` locks the chain's head
 inside that transaction, so concurrent appends form one chain; if it fails it rolls the
 caller's transaction back and raises `AuditWriteError` (fail closed).
+
+`verify_store` verifies a long window in stretches side by side when the store can read them
+so (`segments`: the SQL store in worker processes, each on its own connection) and joins them;
+when they do not join into an intact chain it verifies the window again in one pass, in the
+caller's session, which names the first bad seq.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .chain import GENESIS_HASH, Chained, Head, Link, Verification, seal, verify
+from .chain import (
+    GENESIS_HASH,
+    Chained,
+    Head,
+    Link,
+    Segment,
+    Verification,
+    seal,
+    seq_ranges,
+    verify,
+    verify_segment,
+    verify_segments,
+)
 from .checkpoint import Checkpoint
 from .errors import AuditEntryError, AuditWriteError
 from .record import ACTIONS, OUTCOMES, AuditEntry, AuditRecord
 
 __all__ = [
     "MAX_QUERY_LIMIT",
+    "PARALLEL_FROM",
     "AuditQuery",
     "AuditStore",
     "MemoryAuditStore",
@@ -31,6 +50,9 @@ __all__ = [
 ]
 
 MAX_QUERY_LIMIT: Final = 1000
+# `verify_store` verifies in stretches side by side from this many records on (by default).
+PARALLEL_FROM: Final = 100_000
+_MAX_WORKERS: Final = 8
 
 SessionT_contra = TypeVar("SessionT_contra", contravariant=True)
 SessionT = TypeVar("SessionT")
@@ -122,6 +144,20 @@ class AuditStore(Protocol[SessionT_contra]):
         """Like `records`, as stored bytes: the fast input of `verify`."""
         ...
 
+    def segments(
+        self,
+        session: SessionT_contra,
+        *,
+        since_seq: int | None,
+        until_seq: int,
+        marks: Collection[int],
+        workers: int,
+    ) -> list[Segment] | None:
+        """The stored records from since_seq (or the first) to until_seq, cut into stretches
+        each checked by `verify_segment` (asked for the `marks` in it), by up to `workers` at
+        once; None when the store cannot read them so (verify in one pass instead)."""
+        ...
+
     def add_checkpoint(self, session: SessionT_contra, checkpoint: Checkpoint) -> None:
         """Keep a signed checkpoint with the log (export it elsewhere too)."""
         ...
@@ -143,6 +179,7 @@ def verify_store(
     public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey] | None = None,
     since_seq: int | None = None,
     deep: bool = False,
+    workers: int | None = None,
 ) -> Verification:
     """Verify the stored chain up to its recorded head, against its checkpoints.
 
@@ -152,11 +189,26 @@ def verify_store(
     changed column (what queries filter on) is caught. `since_seq` verifies from there on (a
     checkpoint at since_seq - 1 must anchor it). Checkpoints are read before the head and the
     records only up to that head, so appends committed meanwhile do not disturb the result.
+
+    `workers` stretches are verified side by side (see `AuditStore.segments`); by default as
+    many as there are CPUs, from `PARALLEL_FROM` records on; 1 verifies in one pass. Whatever
+    the stretches find, the answer is the one-pass answer: intact only if they join into the
+    chain the checkpoints and the head vouch for, else the window is verified in one pass.
     """
     kept = list(store.checkpoints(session) if checkpoints is None else checkpoints)
     head = store.head(session)
     window = {"since_seq": since_seq, "until_seq": head.seq}
-    result = _verify_closing(store.links(session, **window), kept, public_key, head)
+    result = None
+    count = workers if workers is not None else _default_workers(head.seq - (since_seq or 1) + 1)
+    if count > 1 and head.seq >= (since_seq or 1):
+        marks = {c.seq for c in kept} | {head.seq}
+        found = store.segments(
+            session, since_seq=since_seq, until_seq=head.seq, marks=marks, workers=count
+        )
+        if found is not None:
+            result = verify_segments(found, kept, public_key, head=head)
+    if result is None:
+        result = _verify_closing(store.links(session, **window), kept, public_key, head)
     if not deep:
         return result
     if result.is_intact:
@@ -172,6 +224,15 @@ def verify_store(
     if not early.is_intact and early.first_bad_seq is not None and early.first_bad_seq < bad:
         return early
     return result
+
+
+def _default_workers(records: int) -> int:
+    """As many as the CPUs this process may use (at most 8) for a long window, else 1."""
+    if records < PARALLEL_FROM:
+        return 1
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return max(1, min(cpus, _MAX_WORKERS))
 
 
 def _verify_closing(
@@ -240,6 +301,24 @@ class MemoryAuditStore:
         """Records in [since_seq, until_seq] as stored bytes."""
         for r in self.records(session, since_seq=since_seq, until_seq=until_seq):
             yield Link(r.seq, r.prev_hash, r.hash, r.body)
+
+    def segments(
+        self,
+        session: object,
+        *,
+        since_seq: int | None,
+        until_seq: int,
+        marks: Collection[int],
+        workers: int,
+    ) -> list[Segment] | None:
+        """The records in stretches, `workers` of them, checked one after the other."""
+        stored = [r.seq for r in self._records if (since_seq or 0) <= r.seq <= until_seq]
+        if not stored:
+            return None
+        return [
+            verify_segment(self.links(session, since_seq=low, until_seq=high), low, high, marks)
+            for low, high in seq_ranges(min(stored), until_seq, workers)
+        ]
 
     def add_checkpoint(self, session: object, checkpoint: Checkpoint) -> None:
         """Keep a checkpoint."""

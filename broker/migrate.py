@@ -22,8 +22,9 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema on `engine` to `revision`."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Create or upgrade the schema on `engine` to `revision` (every branch's head by default:
+    migrations written side by side may branch from the same revision)."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

@@ -2,11 +2,14 @@
 
 Every property runs on both inputs of `verify`: the records re-encoded from their fields
 ("records") and the bytes as stored ("links"). The recorded head is passed as the store does.
+Verifying in stretches side by side (`verify_segment`, `verify_segments`) gives the one-pass
+answer for every kind of tampering, wherever the stretches are cut.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -19,13 +22,17 @@ from audit import (
     AuditEntry,
     AuditRecord,
     Chained,
+    Checkpoint,
     Head,
     Link,
     encode,
     generate_signing_key,
     seal,
+    seq_ranges,
     sign_checkpoint,
     verify,
+    verify_segment,
+    verify_segments,
 )
 from tests.strategies import audit_chain_of, audit_chains, audit_entries
 
@@ -265,3 +272,141 @@ def test_tampering_after_a_purge_is_still_named(
     items[k - 1] = with_entry(records[k - 1], altered(records[k - 1].entry), form)
     result = verify(items[p:], [anchor], PUBLIC, head=head_of(records))
     assert (result.reason, result.first_bad_seq) == ("hash_mismatch", k)
+
+
+TAMPERINGS = [
+    "none",
+    "change",
+    "rehash",
+    "delete",
+    "delete_renumber",
+    "insert",
+    "insert_renumber",
+    "swap",
+    "swap_renumber",
+    "truncate",
+    "recompute",
+    "purge",
+    "purge_unanchored",
+]
+
+
+def tampered(
+    records: list[AuditRecord], extra: AuditEntry, kind: str, data: st.DataObject
+) -> tuple[list[Chained], list[Checkpoint], Head]:
+    """The stored links after one tampering of `kind`, the checkpoints kept, the recorded head."""
+    n = len(records)
+    items = as_form(records, "links")
+    head = head_of(records)
+    kept: list[Checkpoint] = []
+    k = data.draw(st.integers(1, n - 1), label="k")  # records has at least 2
+    if kind == "change":
+        items[k - 1] = with_entry(records[k - 1], altered(records[k - 1].entry), "links")
+    elif kind == "rehash":
+        r = records[k - 1]
+        forged = seal(
+            altered(r.entry), seq=k, prev_hash=r.prev_hash, time=r.time, event_id=r.event_id
+        )
+        items[k - 1] = as_form([forged], "links")[0]
+    elif kind in ("delete", "delete_renumber"):
+        del items[k - 1]
+        if kind == "delete_renumber":
+            items[k - 1 :] = [relabelled(item, item.seq - 1) for item in items[k - 1 :]]
+            head = Head(len(items), items[-1].hash)
+    elif kind in ("insert", "insert_renumber"):
+        prev_hash = records[k - 2].hash if k > 1 else GENESIS_HASH
+        forged = seal(extra, seq=k, prev_hash=prev_hash, time=records[k - 1].time)
+        if kind == "insert_renumber":
+            items[k - 1 :] = [relabelled(item, item.seq + 1) for item in items[k - 1 :]]
+            items.insert(k - 1, as_form([forged], "links")[0])
+            head = Head(len(items), items[-1].hash)
+        else:
+            items.insert(k - 1, as_form([forged], "links")[0])
+    elif kind in ("swap", "swap_renumber"):
+        j = data.draw(st.integers(k + 1, n), label="j")
+        items[k - 1], items[j - 1] = items[j - 1], items[k - 1]
+        if kind == "swap_renumber":
+            items[k - 1] = relabelled(items[k - 1], k)
+            items[j - 1] = relabelled(items[j - 1], j)
+    elif kind == "truncate":
+        c = data.draw(st.integers(k + 1, n), label="c")
+        kept.append(sign_checkpoint(KEY, c, records[c - 1].hash))
+        items = items[:k]
+        head = head_of(records[:k])
+    elif kind == "recompute":
+        c = data.draw(st.integers(k, n), label="c")
+        kept.append(sign_checkpoint(KEY, c, records[c - 1].hash))
+        entries = [r.entry for r in records]
+        entries[k - 1] = altered(entries[k - 1])
+        rewritten = audit_chain_of(entries)
+        items = as_form(rewritten, "links")
+        head = head_of(rewritten)
+    elif kind in ("purge", "purge_unanchored"):
+        if kind == "purge":
+            kept.append(sign_checkpoint(KEY, k, records[k - 1].hash))
+        items = items[k:]
+    extra_checkpoint = data.draw(st.none() | st.integers(1, n), label="extra checkpoint")
+    if extra_checkpoint is not None:
+        kept.append(sign_checkpoint(KEY, extra_checkpoint, records[extra_checkpoint - 1].hash))
+    return items, kept, head
+
+
+@given(
+    records=audit_chains(min_size=2),
+    extra=audit_entries(),
+    kind=st.sampled_from(TAMPERINGS),
+    data=st.data(),
+)
+def test_stretches_side_by_side_give_the_one_pass_answer(
+    records: list[AuditRecord], extra: AuditEntry, kind: str, data: st.DataObject
+) -> None:
+    """Stretches cut anywhere and joined give the one-pass Verification, or None if broken."""
+    items, kept, head = tampered(records, extra, kind, data)
+    stored = sorted(items, key=lambda item: item.seq)  # as a store reads them: by seq
+    one_pass = verify(stored, kept, PUBLIC, head=head)
+    window = [item.seq for item in stored if item.seq <= head.seq]
+    joined = None
+    if window:
+        low = window[0]
+        cuts = data.draw(st.sets(st.integers(low + 1, max(low + 1, head.seq)), max_size=5))
+        bounds = [low, *sorted(c for c in cuts if c <= head.seq), head.seq + 1]
+        ranges = [(a, b - 1) for a, b in itertools.pairwise(bounds)]
+        marks = {c.seq for c in kept} | {head.seq}
+        segments = [
+            verify_segment([i for i in stored if a <= i.seq <= b], a, b, marks) for a, b in ranges
+        ]
+        joined = verify_segments(data.draw(st.permutations(segments)), kept, PUBLIC, head=head)
+    if one_pass.is_intact:
+        assert joined == one_pass
+    else:
+        assert joined is None, one_pass.description
+
+
+@given(low=st.integers(0, 10**12), count=st.integers(0, 500), parts=st.integers(1, 40))
+def test_seq_ranges_cut_a_window_into_even_contiguous_stretches(
+    low: int, count: int, parts: int
+) -> None:
+    """The stretches cover the window once, in order, without gaps, their lengths within one."""
+    high = low + count - 1
+    ranges = seq_ranges(low, high, parts)
+    assert len(ranges) == min(parts, count)
+    covered = [seq for a, b in ranges for seq in range(a, b + 1)]
+    assert covered == list(range(low, high + 1))
+    lengths = {b - a + 1 for a, b in ranges}
+    assert not lengths or max(lengths) - min(lengths) <= 1
+
+
+def test_a_stretch_with_a_bad_link_inside_or_a_record_missing_at_its_edge_is_not_sound() -> None:
+    """A stretch is sound only if every seq low..high comes once, chained and matching its hash."""
+    entry = AuditEntry(event="case.view", action="read", outcome="success", subject="psn:a")
+    records = audit_chain_of([entry] * 6)
+    links = as_form(records, "links")
+    sound = verify_segment(links[1:4], 2, 4, {3, 6})
+    assert sound == (2, 4, True, records[0].hash, records[3].hash, ((3, records[2].hash),))
+    assert not verify_segment(links[2:4], 2, 4).is_sound  # seq 2 missing at the start
+    assert not verify_segment(links[1:3], 2, 4).is_sound  # seq 4 missing at the end
+    assert not verify_segment(links[1:5], 2, 4).is_sound  # seq 5 beyond the end
+    assert not verify_segment([links[1], links[3], links[2]], 2, 4).is_sound
+    broken = [links[1], links[2]._replace(prev_hash=records[0].hash), links[3]]
+    assert not verify_segment(broken, 2, 4).is_sound
+    assert not verify_segment([links[1]._replace(prev_hash="not hex")], 2, 2).is_sound

@@ -39,3 +39,24 @@ def test_the_fake_refuses_anything_but_entries() -> None:
     """Only AuditEntry objects are appended."""
     with pytest.raises(AuditWriteError):
         MemoryAuditStore().append(None, ["case.view"])  # type: ignore[list-item]
+
+
+def test_the_fake_verifies_in_stretches_with_the_one_pass_answer() -> None:
+    """Stretches of the fake, joined, give the one-pass Verification, after a purge too."""
+    store = MemoryAuditStore()
+    key = generate_signing_key()
+    written = store.append(None, [entry(f"psn:s{i}") for i in range(11)])
+    store.add_checkpoint(None, sign_checkpoint(key, 4, written[3].hash))
+    segments = store.segments(None, since_seq=None, until_seq=11, marks={4, 11}, workers=3)
+    assert segments is not None
+    assert [(s.low, s.high, s.is_sound) for s in segments] == [
+        (1, 4, True),
+        (5, 8, True),
+        (9, 11, True),
+    ]
+    one_pass = verify_store(store, None, public_key=key.public_key(), workers=1)
+    assert verify_store(store, None, public_key=key.public_key(), workers=3) == one_pass
+    assert one_pass.is_intact and one_pass.checkpoints_matched == 1
+    store.purge_through(None, 4)
+    assert verify_store(store, None, workers=3) == verify_store(store, None, workers=1)
+    assert verify_store(store, None, workers=3).first_seq == 5

@@ -16,7 +16,10 @@ from audit import SqlAuditStore, create_schema, generate_signing_key, verify_sto
 from bench import audit as bench
 from broker.db import session_factory
 
-TINY = ["--quick", "--records", "2000", "--queries", "20", "--appends", "20", "--batches", "2"]
+TINY = [
+    *("--quick", "--records", "2000", "--queries", "20", "--appends", "20", "--batches", "2"),
+    *("--workers", "2"),
+]
 
 
 @pytest.fixture(scope="module")

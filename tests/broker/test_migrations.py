@@ -41,3 +41,14 @@ def test_upgrade_is_idempotent_and_starts_the_chain(db_engine: Engine) -> None:
     with db_engine.connect() as connection:
         head = connection.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one()
     assert head == (0, audit.GENESIS_HASH)
+
+
+def test_upgrade_stores_audit_records_as_the_model_does(db_engine: Engine) -> None:
+    """The migrated audit_record has the model's PostgreSQL storage parameters."""
+    upgrade(db_engine)
+    options = inspect(db_engine).get_table_options("audit_record")
+    if db_engine.dialect.name == "postgresql":
+        expected = {name: str(value) for name, value in audit.AUDIT_RECORD_STORAGE.items()}
+        assert options.get("postgresql_with") == expected
+    else:
+        assert not options.get("postgresql_with")
