@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 import policies
+from audit import AuditEntry
 from policies import View
 
 from .identity import parse_date
@@ -530,6 +531,23 @@ def triage_queue(
 # ── tracks, the case director, closing ──────────────────────────────────────────────────────
 
 
+def _case_entry(
+    rt: Runtime, ctx: Context, case: Case, subject: str, event: str, action: str, **kw: Any
+) -> AuditEntry:
+    """The audit entry of a successful act on one case: its young person, the convenant in
+    force and the legal basis of the request's purpose."""
+    return ctx.entry(
+        event,
+        action,
+        "success",
+        subject=subject,
+        case_id=case.id,
+        convenant_hash=rt.convenant.hash,
+        legal_basis=_legal_basis(rt, ctx),
+        **kw,
+    )
+
+
 def assign_track(
     session: Session, rt: Runtime, ctx: Context, case_id: str, body: Any
 ) -> dict[str, Any]:
@@ -596,14 +614,13 @@ def assign_track(
     added = set(c.tracks[track].case_team) - set(c.tracks[previous].case_team)
     notified = _notify(session, rt, case, actor.person_id, added, named, now)
     session.flush()
-    entry = ctx.entry(
+    entry = _case_entry(
+        rt,
+        ctx,
+        case,
+        subject,
         "track.change",
         "update",
-        "success",
-        subject=subject,
-        case_id=case.id,
-        convenant_hash=c.hash,
-        legal_basis=_legal_basis(rt, ctx),
         detail={
             "from_track": previous,
             "to_track": track,
@@ -665,14 +682,13 @@ def name_case_director(
     )
     notified = _notify(session, rt, case, actor.person_id, set(), named, now)
     session.flush()
-    entry = ctx.entry(
+    entry = _case_entry(
+        rt,
+        ctx,
+        case,
+        subject,
         "case_director.change",
         "update",
-        "success",
-        subject=subject,
-        case_id=case.id,
-        convenant_hash=rt.convenant.hash,
-        legal_basis=_legal_basis(rt, ctx),
         detail={
             "track": case.track,
             "case_director": named.username,
@@ -736,14 +752,13 @@ def close_case(
     note = doc.get("note")
     record_close(session, case, reason_code, note.strip() if note else None, actor.person_id, now)
     session.flush()
-    entry = ctx.entry(
+    entry = _case_entry(
+        rt,
+        ctx,
+        case,
+        subject,
         "case.close",
         "update",
-        "success",
-        subject=subject,
-        case_id=case.id,
-        convenant_hash=rt.convenant.hash,
-        legal_basis=_legal_basis(rt, ctx),
         detail={"track": case.track, "reason_code": reason_code},
     )
     out = {
@@ -772,14 +787,13 @@ def case_history(session: Session, rt: Runtime, ctx: Context, case_id: str) -> d
         "close_reason": case.close_reason,
         "history": steps,
     }
-    entry = ctx.entry(
+    entry = _case_entry(
+        rt,
+        ctx,
+        case,
+        subject,
         "case.history",
         "read",
-        "success",
-        subject=subject,
-        case_id=case.id,
-        convenant_hash=rt.convenant.hash,
-        legal_basis=_legal_basis(rt, ctx),
         detail={"track": case.track, "steps": len(steps)},
     )
     audit_and_commit(session, rt, [entry])
@@ -937,14 +951,13 @@ def read_plan(
             audit={"case_id": case.id, "subject": subject},
         )
     body = _plan_body(session, plan, _version_count(session, case.id))
-    entry = ctx.entry(
+    entry = _case_entry(
+        rt,
+        ctx,
+        case,
+        subject,
         "plan.view",
         "read",
-        "success",
-        subject=subject,
-        case_id=case.id,
-        convenant_hash=rt.convenant.hash,
-        legal_basis=_legal_basis(rt, ctx),
         fields_disclosed={f"plan_{part}": "show" for part in PLAN_PARTS},
         detail={"track": case.track, "version": plan.version},
     )
@@ -976,14 +989,13 @@ def plan_versions(session: Session, rt: Runtime, ctx: Context, case_id: str) -> 
             .order_by(PlanVersion.version.desc())
         )
     ]
-    entry = ctx.entry(
+    entry = _case_entry(
+        rt,
+        ctx,
+        case,
+        subject,
         "plan.versions",
         "read",
-        "success",
-        subject=subject,
-        case_id=case.id,
-        convenant_hash=rt.convenant.hash,
-        legal_basis=_legal_basis(rt, ctx),
         detail={"track": case.track, "versions": len(items)},
     )
     audit_and_commit(session, rt, [entry])
@@ -1067,14 +1079,13 @@ def write_plan(
             audit={"case_id": case.id, "subject": subject},
         ) from None
     case.updated_at = now
-    entry = ctx.entry(
+    entry = _case_entry(
+        rt,
+        ctx,
+        case,
+        subject,
         "plan.write",
         "create",
-        "success",
-        subject=subject,
-        case_id=case.id,
-        convenant_hash=rt.convenant.hash,
-        legal_basis=_legal_basis(rt, ctx),
         detail={
             "track": case.track,
             "version": version,
