@@ -1,5 +1,5 @@
-"""Helpers for the tests of the coordinator's work: a case on a track, the state a refused
-request must leave as it was, and the refusal check."""
+"""Helpers for the broker's API tests: a case on a track, the state a refused request must
+leave as it was, and the refusal check (also used by the error-class tests)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,22 @@ from broker.models import (
     PlanVersion,
     Signal,
     TrackChange,
+    YoungPerson,
 )
 from broker.runtime import runtime
 from tests.broker.conftest import Api
 
-# The tables the coordinator's work writes, and those it must never write.
-WATCHED = (Case, TrackChange, Notification, PlanVersion, MatchKey, Signal, FieldValue)
+# The tables a request about a case may write: a refused one leaves every row as it was.
+WATCHED = (
+    YoungPerson,
+    Case,
+    TrackChange,
+    Notification,
+    PlanVersion,
+    MatchKey,
+    Signal,
+    FieldValue,
+)
 
 
 def rows(api: Api) -> dict[str, list[tuple[Any, ...]]]:

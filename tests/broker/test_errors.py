@@ -15,14 +15,14 @@ from joserfc.jwk import ECKey
 from sqlalchemy import Engine, select, text, update
 from werkzeug.test import TestResponse
 
-from broker.models import Case, FieldValue, Person, Signal, TrackChange, YoungPerson
+from broker.models import Case, Person
 from broker.runtime import runtime, transaction
+from tests.broker.casework_support import before, refused, rows
 from tests.broker.conftest import Api
 
 BSN = "725763863"
 SENTINELS = ("Hoekstra-Sentinel", "Daan-Sentinel", "Heechterp-Sentinel")
 UNKNOWN_CASE = "case-" + "0" * 32
-STORED = (Signal, FieldValue, Case, YoungPerson, TrackChange)
 
 
 @pytest.fixture(autouse=True)
@@ -50,49 +50,6 @@ def case_id(api: Api) -> str:
     )
     assert response.status_code == 201, response.json
     return str(response.json["case_id"])
-
-
-@dataclasses.dataclass(frozen=True)
-class Before:
-    """What the database held before the refused request."""
-
-    stored: dict[str, int]
-    audit_records: int
-
-
-def _stored(api: Api) -> dict[str, int]:
-    return {model.__name__: api.count(model) for model in STORED}
-
-
-def before(api: Api, *usernames: str) -> Before:
-    """Issue the tokens first (that is audited too), then take the counts."""
-    for username in usernames:
-        api.token(username)
-    return Before(_stored(api), len(api.audit_records()))
-
-
-def refused(
-    api: Api,
-    was: Before,
-    response: TestResponse,
-    status: int,
-    code: str,
-    *,
-    event: str,
-    outcome: str,
-) -> dict[str, Any]:
-    """Assert a problem+json refusal that stored nothing and left one audit record."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.json
-    assert body["status"] == status and body["code"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert _stored(api) == was.stored
-    records = api.audit_records()
-    assert len(records) == was.audit_records + 1
-    entry = records[-1].entry
-    assert (entry.event, entry.outcome) == (event, outcome)
-    return body
 
 
 def _track_of(api: Api, case_id: str) -> str:
@@ -556,17 +513,17 @@ def test_case_view_fails_closed_without_audit(api: Api, audit_broken: str) -> No
 
 def test_signal_fails_closed_without_audit(api: Api, audit_broken: str) -> None:
     """A signal whose audit record cannot be written is 503 and stores nothing."""
-    was = _stored(api)
+    was = rows(api)
     _unavailable(api.signal("bakker", {"bsn": BSN}, {"attendance_problem": True}))
     _unavailable(api.signal("jansen", {"bsn": "162275869"}, {"surname": "Nieuw"}))
-    assert _stored(api) == was
+    assert rows(api) == was
 
 
 def test_track_change_fails_closed_without_audit(api: Api, audit_broken: str) -> None:
     """A track change whose audit record cannot be written is 503 and changes nothing."""
-    was = _stored(api)
+    was = rows(api)
     _unavailable(api.track(audit_broken, "pga"))
-    assert _stored(api) == was and _track_of(api, audit_broken) == "signaal"
+    assert rows(api) == was and _track_of(api, audit_broken) == "signaal"
 
 
 UNAUDITABLE_REFUSALS: dict[str, tuple[str, str, str | None, dict[str, str]]] = {
