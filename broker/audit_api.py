@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit import (
@@ -54,8 +54,6 @@ def _context(purpose: str) -> Context:
             f"This endpoint serves the purpose {purpose!r}, not {asked!r}.",
         )
     role = choose_role(runtime().convenant, actor, purpose)
-    from flask import g
-
     g.purpose, g.role = purpose, role
     return Context(actor, request_id(), source_address(), role=role, purpose=purpose)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from .api import authenticate_request, current_actor
-from .auth import choose_role, request_id, source_address
+from .api import _case_id, _context, _purpose, authenticate_request
+from .audit_api import _context as officer_context
 from .identity import FALLBACK_IDENTITY
 from .problems import Problem
 from .rights import (
@@ -30,25 +30,13 @@ rights = Blueprint("rights", __name__, url_prefix="/api/v1")
 rights.before_request(authenticate_request)
 
 RIGHTS_PURPOSE = "inzageverzoek"
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
 _SIGNAL_ID = re.compile(r"^sig-[0-9a-f]{32}$")
 _OBJECTION_ID = re.compile(r"^[1-9][0-9]{0,17}$")
 
 
 def _officer() -> Context:
     """The privacy officer, acting for the young person's rights (403 for anyone else)."""
-    actor = current_actor()
-    asked = request.headers.get("X-Purpose") or RIGHTS_PURPOSE
-    if asked != RIGHTS_PURPOSE:
-        raise Problem(
-            403,
-            "purpose_not_for_endpoint",
-            f"This endpoint serves the purpose {RIGHTS_PURPOSE!r}, not {asked!r}.",
-        )
-    role = choose_role(runtime().convenant, actor, RIGHTS_PURPOSE)
-    g.purpose, g.role = RIGHTS_PURPOSE, role
-    return Context(actor, request_id(), source_address(), role=role, purpose=RIGHTS_PURPOSE)
+    return officer_context(RIGHTS_PURPOSE)
 
 
 def _body(required: bool = True) -> Any:
@@ -111,21 +99,5 @@ def objections_lift(objection_id: str) -> Response:
 @rights.get("/cases/<case_id>/explain")
 def cases_explain(case_id: str) -> Response:
     """Why the caller sees each field of this case as it does, objections included."""
-    purpose = request.args.get("purpose") or request.headers.get("X-Purpose")
-    if not purpose:
-        raise Problem(
-            403,
-            "purpose_missing",
-            "Every read names its purpose: add ?purpose= (or the X-Purpose header).",
-            purposes=sorted(runtime().convenant.purposes),
-        )
-    if not _NAME.match(purpose):
-        raise Problem(403, "purpose_unknown", "The purpose is not a purpose of the convenant.")
-    actor = current_actor()
-    g.purpose = purpose
-    role = choose_role(runtime().convenant, actor, purpose, request.args.get("role"))
-    g.role = role
-    ctx = Context(actor, request_id(), source_address(), role=role, purpose=purpose)
-    if not _CASE_ID.match(case_id):
-        raise Problem(404, "case_not_found", "There is no case with this id.")
-    return jsonify(explain_case(db_session(), runtime(), ctx, case_id))
+    ctx = _context(_purpose())
+    return jsonify(explain_case(db_session(), runtime(), ctx, _case_id(case_id)))
