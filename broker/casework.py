@@ -12,6 +12,7 @@ import datetime as dt
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,12 +45,15 @@ from .validation import _Validator, _ValueFreeErrors
 
 __all__ = [
     "CLOSE_REASONS",
+    "PlanRights",
     "assign_track",
     "case_history",
     "close_case",
+    "director_candidates",
     "list_notifications",
     "mark_notification_read",
     "name_case_director",
+    "plan_rights",
     "plan_versions",
     "read_plan",
     "record_close",
@@ -281,6 +285,25 @@ def _director(
     if problem is not None or person is None:
         raise _refuse(code, what, [{"field": "case_director", "problem": problem or ""}], **audit)
     return person
+
+
+def director_candidates(session: Session, rt: Runtime) -> list[dict[str, Any]]:
+    """Who can be named case director: active persons with a role that works on cases, with
+    their party and the tracks on whose case team that party sits (`_director` decides)."""
+    c = rt.convenant
+    roles = _case_roles(c)
+    out = []
+    for username, name, party, held in session.execute(
+        select(Person.username, Person.name, Person.party, Person.roles)
+        .where(Person.disabled.is_(False))
+        .order_by(Person.party, Person.name, Person.username)
+    ):
+        if not set(held) & roles:
+            continue
+        tracks = [t.id for t in c.tracks.values() if party in t.case_team]
+        if tracks:
+            out.append({"username": username, "name": name, "party": party, "tracks": tracks})
+    return out
 
 
 def _notify(
@@ -1002,6 +1025,35 @@ def plan_versions(session: Session, rt: Runtime, ctx: Context, case_id: str) -> 
     return {"case_id": case.id, "items": items}
 
 
+def _writes_plan(ctx: Context, case: Case) -> bool:
+    actor = ctx.actor
+    return ctx.role == "coordinator" or (
+        actor is not None
+        and actor.person_id is not None
+        and actor.person_id == case.case_director_id
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRights:
+    """What a page offers around the plan of approach: whether this person writes it, and the
+    parties of the case team (those an agreement can be with)."""
+
+    may_write: bool
+    case_team: tuple[str, ...]
+
+
+def plan_rights(session: Session, rt: Runtime, ctx: Context, case_id: str) -> PlanRights:
+    """For a page, after the case team's audited read of the case: whether this person writes
+    its plan (the coordinator, or the case director, while the case is open) and its case team.
+    To offer the form, not to allow it: `write_plan` decides that."""
+    case = session.get(Case, case_id)
+    if case is None:
+        return PlanRights(False, ())
+    team = tuple(rt.convenant.tracks[case.track].case_team)
+    return PlanRights(case.closed_at is None and _writes_plan(ctx, case), team)
+
+
 def _today() -> dt.date:
     return dt.datetime.now(AMSTERDAM).date()
 
@@ -1013,17 +1065,20 @@ def write_plan(
     case_id: str,
     body: Any,
     today: Callable[[], dt.date] = _today,
+    base_version: int | None = None,
 ) -> dict[str, Any]:
     """Save a new version of the plan of approach: concerns, goals, agreements per party on
-    the case team, the next review date. Written by the coordinator or the case director."""
+    the case team, the next review date. Written by the coordinator or the case director.
+
+    With `base_version` (the version the writer started from, 0 for none) the save is refused
+    (409 `plan_changed`) when another version was saved in the meantime, so nobody overwrites
+    a colleague's changes unseen."""
     _require_case_purpose(rt, ctx)
     case, subject = _case(session, case_id, for_update=True)
     _require_team(rt, ctx, case, subject)
     actor = ctx.actor
     assert actor is not None
-    if ctx.role != "coordinator" and (
-        actor.person_id is None or actor.person_id != case.case_director_id
-    ):
+    if not _writes_plan(ctx, case):
         raise Problem(
             403,
             "plan_writer_only",
@@ -1052,10 +1107,20 @@ def write_plan(
     if errors:
         raise _refuse(code, what, errors, case_id=case.id, subject=subject)
     assert review is not None
-    version = (
+    newest = (
         session.scalar(select(func.max(PlanVersion.version)).where(PlanVersion.case_id == case.id))
         or 0
-    ) + 1
+    )
+    if base_version is not None and base_version != newest:
+        raise Problem(
+            409,
+            "plan_changed",
+            f"Version {newest} of the plan was saved after version {base_version}, which these "
+            "changes start from; nothing was changed.",
+            audit={"case_id": case.id, "subject": subject},
+            newest_version=newest,
+        )
+    version = newest + 1
     now = utcnow()
     plan = PlanVersion(
         case_id=case.id,

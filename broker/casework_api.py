@@ -88,10 +88,12 @@ def plan_get(case_id: str) -> Response:
 
 @casework.put("/cases/<case_id>/plan")
 def plan_put(case_id: str) -> tuple[Response, int]:
-    """Save a new version of the plan of approach (coordinator or case director)."""
+    """Save a new version of the plan of approach (coordinator or case director); with
+    ?base_version=N only when N is still the newest version (else 409 plan_changed)."""
     body = _json_body()
     ctx = _purpose_or("casusoverleg")
-    plan = write_plan(db_session(), runtime(), ctx, _case_id(case_id), body)
+    base = int_arg("base_version", 0, 0, 1_000_000) if "base_version" in request.args else None
+    plan = write_plan(db_session(), runtime(), ctx, _case_id(case_id), body, base_version=base)
     response = jsonify(plan)
     response.headers["Location"] = f"/api/v1/cases/{plan['case_id']}/plan?version={plan['version']}"
     return response, 201

@@ -557,6 +557,20 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "sources": {"type": "object"},
                         "involvement": {"type": "object"},
+                        "case_director": {
+                            "type": ["string", "null"],
+                            "description": "For the case team only",
+                        },
+                        "opened_at": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "For the case team only",
+                        },
+                        "closed_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "For the case team only; null while open",
+                        },
                     },
                 },
                 "TokenRequest": {
@@ -724,7 +738,18 @@ def _casework_paths() -> dict[str, Any]:
             },
             "put": {
                 "summary": "Save a new version of the plan (coordinator or case director)",
-                "parameters": [_CASE_ID, write_purpose],
+                "parameters": [
+                    _CASE_ID,
+                    write_purpose,
+                    {
+                        "name": "base_version",
+                        "in": "query",
+                        "description": "The version these changes start from (0: none); when "
+                        "another version was saved since, nothing is saved: 409 plan_changed "
+                        "with newest_version",
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                ],
                 "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/Plan"})},
                 "responses": {
                     "201": {

@@ -239,6 +239,7 @@ class CaseHeader:
     young_person_id: int
     # whether the young person has an objection in force (then `rights` restricts the view)
     has_objection: bool
+    closed_at: dt.datetime | None
 
 
 # The statements of a case view, built once: building a statement cost more than running it.
@@ -253,6 +254,7 @@ _CASE_HEADER = (
         exists()
         .where(Objection.young_person_id == Case.young_person_id, Objection.lifted_at.is_(None))
         .label("has_objection"),
+        Case.closed_at,
     )
     .join(YoungPerson, YoungPerson.id == Case.young_person_id)
     .outerjoin(Person, Person.id == Case.case_director_id)
@@ -359,6 +361,7 @@ def case_view(
     if decision.denial is None:
         body["case_director"] = case.case_director
         body["opened_at"] = case.opened_at.isoformat()
+        body["closed_at"] = case.closed_at.isoformat() if case.closed_at else None
     if view.involvement is not None:
         body["involvement"] = {
             "categories": list(view.involvement.categories),

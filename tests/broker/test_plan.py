@@ -84,6 +84,21 @@ def test_coordinator_and_case_director_write_versions(api: Api, case_id: str) ->
     ]
 
 
+def test_a_plan_saved_meanwhile_is_not_overwritten(api: Api, case_id: str) -> None:
+    """With ?base_version the save goes through only while that version is still the newest:
+    otherwise 409 plan_changed naming the newest version, nothing saved, the refusal audited."""
+    assert write(api, case_id, "mulder", plan(), base_version="0").status_code == 201
+    assert write(api, case_id, "devries", plan(), base_version="1").status_code == 201
+    was = before(api, "mulder")
+    late = write(api, case_id, "mulder", plan(goals=["Te laat"]), base_version="1")
+    body = refused(api, was, late, 409, "plan_changed", event="plan.write", outcome="conflict")
+    assert body["newest_version"] == 2
+    assert write(api, case_id, "mulder", plan(), base_version="x").status_code == 400
+    assert (
+        write(api, case_id, "mulder", plan(goals=["Nu wel"]), base_version="2").json["version"] == 3
+    )
+
+
 def test_every_plan_read_and_write_is_audited_without_content(api: Api, case_id: str) -> None:
     """plan.write (create) and plan.view (read, naming the plan's parts as disclosed) are
     audited with the case and young person; the plan's text never is."""
