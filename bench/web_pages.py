@@ -33,6 +33,7 @@ from tests.web.site import DEMO_BSN, build_site, csrf_of, log_in, text_of
 __all__ = ["BUDGET_MS", "PageTiming", "main", "measure"]
 
 BUDGET_MS = 200.0
+UNTRIAGED_BSN = "691682483"  # scenario 4 of the demo: still in track signaal
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,10 @@ class PageTiming:
 Request = Callable[[], TestResponse]
 
 
-def _pages(clients: dict[str, FlaskClient], case_id: str) -> dict[str, Request]:
+def _pages(clients: dict[str, FlaskClient], case_id: str, untriaged: str) -> dict[str, Request]:
     police, school, officer = clients["jansen"], clients["bakker"], clients["dekker"]
+    coordinator = clients["mulder"]
+    track_form = text_of(coordinator.get(f"/cases/{untriaged}/track?purpose=triage"))
     visitor = clients["visitor"]
     login_page = visitor.get("/login").headers["Location"]
     signal_form = text_of(police.get("/signals/new"))
@@ -78,6 +81,26 @@ def _pages(clients: dict[str, FlaskClient], case_id: str) -> dict[str, Request]:
             "/signals/new",
             data={"csrf_token": csrf_of(signal_form), "subject_bsn": "1", "f_incident_count": "x"},
         ),
+        "triage queue": lambda: coordinator.get("/triage"),
+        "track form": lambda: coordinator.get(f"/cases/{untriaged}/track?purpose=triage"),
+        "track with problems": lambda: coordinator.post(
+            f"/cases/{untriaged}/track",
+            data={"csrf_token": csrf_of(track_form), "purpose": "triage", "track": "pga"},
+        ),
+        "close form": lambda: coordinator.get(f"/cases/{untriaged}/close?purpose=triage"),
+        "plan of approach (school)": lambda: school.get(
+            f"/cases/{case_id}/plan?purpose=casusoverleg"
+        ),
+        "plan form (coordinator)": lambda: coordinator.get(
+            f"/cases/{case_id}/plan/edit?purpose=casusoverleg"
+        ),
+        "case history": lambda: coordinator.get(f"/cases/{case_id}/history?purpose=casusoverleg"),
+        "notifications (school)": lambda: school.get("/notifications"),
+        "dashboard (12 months)": lambda: coordinator.get("/dashboard"),
+        "dashboard (5 yrs, quarters)": lambda: coordinator.get(
+            "/dashboard?from=2022-01&to=2026-12&by=quarter"
+        ),
+        "dashboard CSV": lambda: coordinator.get("/dashboard.csv"),
         "audit explorer": lambda: officer.get("/privacy/audit"),
         "audit explorer, one case": lambda: officer.get(f"/privacy/audit?case_id={case_id}"),
         "chain (fast)": lambda: officer.get("/privacy/chain"),
@@ -105,12 +128,13 @@ def measure(rounds: int, warmup: int) -> tuple[list[PageTiming], int]:
         app.config["VIEW_RATE_LIMIT"] = 100_000  # the bench opens one case many times
         try:
             clients = {"visitor": app.test_client()}
-            for username in ("jansen", "bakker", "dekker"):
+            for username in ("jansen", "bakker", "mulder", "dekker"):
                 clients[username] = app.test_client()
                 log_in(clients[username], username, secrets.get(username))
             case_id = Site(app, secrets).case_of(DEMO_BSN)
+            untriaged = Site(app, secrets).case_of(UNTRIAGED_BSN)
             timings = []
-            for name, request in _pages(clients, case_id).items():
+            for name, request in _pages(clients, case_id, untriaged).items():
                 status = 0
                 for _ in range(warmup):
                     request()

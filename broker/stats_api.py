@@ -5,23 +5,23 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from .api import authenticate_request, current_actor
-from .auth import choose_role, request_id, source_address
+from .auth import Actor, choose_role, request_id, source_address
 from .models import utcnow
 from .problems import Problem
 from .runtime import db_session, runtime
 from .services import Context
 from .stats import PURPOSE, ROLE, StatsRequestError, parse_request, stats_report
 
-__all__ = ["stats"]
+__all__ = ["coordinator_context", "stats"]
 
 stats = Blueprint("stats", __name__, url_prefix="/api/v1")
 stats.before_request(authenticate_request)
 
 
-def _context() -> Context:
-    """The coordinator acting for the purpose `uitvoering` (403 for anyone else)."""
-    actor = current_actor()
-    asked = request.args.get("purpose") or request.headers.get("X-Purpose")
+def coordinator_context(actor: Actor, asked: str | None) -> Context:
+    """The coordinator acting for the purpose `uitvoering` (403 when another purpose is asked
+    or the actor is not the coordinator); the request's purpose and role are kept in `g` for
+    its audit record. The API and the monitoring page share it."""
     if asked is not None and asked != PURPOSE:
         raise Problem(
             403,
@@ -34,6 +34,12 @@ def _context() -> Context:
         raise Problem(403, "coordinator_only", "Only the coordinator asks for the figures.")
     g.role = choose_role(runtime().convenant, actor, PURPOSE, ROLE)
     return Context(actor, request_id(), source_address(), role=g.role, purpose=PURPOSE)
+
+
+def _context() -> Context:
+    """The API's caller as the coordinator, for the purpose asked (query or X-Purpose)."""
+    asked = request.args.get("purpose") or request.headers.get("X-Purpose")
+    return coordinator_context(current_actor(), asked)
 
 
 @stats.get("/stats")

@@ -25,18 +25,25 @@ from .blueprint import REFUSAL_EVENTS, page, refused, register_home, register_na
 from .forms import SignalForm
 from .session import current_actor
 
-__all__ = ["CASE_ROLES", "FieldRow", "case_rows", "web_context"]
+__all__ = [
+    "CASE_ID",
+    "CASE_ROLES",
+    "FieldRow",
+    "case_purposes",
+    "case_rows",
+    "page_number",
+    "web_context",
+]
 
 CASE_ROLES = frozenset({"case_worker", "coordinator"})
 PER_PAGE = 20
 RECEIPT_KEY = "web_receipt"
-_CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
+CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 register_nav("web.cases", "Mijn casussen", CASE_ROLES, order=10, also={"web.case"})
 register_nav("web.signal_form", "Signaal melden", CASE_ROLES, order=20, also={"web.signal_submit"})
 register_home("case_worker", "web.cases")
-register_home("coordinator", "web.cases")
 REFUSAL_EVENTS.update(
     {
         "web.cases": ("case.list", "search"),
@@ -65,13 +72,16 @@ def web_context(purpose: str) -> Context:
     return Context(actor, request_id(), source_address(), role=role, purpose=purpose)
 
 
-def _case_purposes(actor: Actor) -> list[policies.Purpose]:
-    """The purposes this person may open cases for (those that show case content)."""
+def case_purposes(
+    actor: Actor, views: frozenset[policies.View] | None = None
+) -> list[policies.Purpose]:
+    """The purposes this person may open cases for (those that show case content, or those
+    of the given views)."""
     c = runtime().convenant
     return [
         p
         for p in c.purposes.values()
-        if p.view is not policies.View.NONE
+        if (p.view in views if views is not None else p.view is not policies.View.NONE)
         and any(r in p.roles and actor.party in c.roles[r].parties for r in actor.roles)
     ]
 
@@ -81,7 +91,8 @@ def _require_case_role(actor: Actor) -> None:
         raise Problem(403, "role_required", "These pages are for case workers and coordinators.")
 
 
-def _page_number() -> int:
+def page_number() -> int:
+    """The page asked for (?page=, 1 when none); 400 for anything but 1 to 100000."""
     raw = request.args.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
         raise Problem(400, "bad_parameter", "page must be a whole number from 1 to 100000.")
@@ -95,9 +106,9 @@ def cases() -> Response:
     _require_case_role(actor)
     purpose = request.args.get("purpose")
     if not purpose:
-        return page("web/purpose.html", purposes=_case_purposes(actor), case_id=None)
+        return page("web/purpose.html", purposes=case_purposes(actor), case_id=None)
     ctx = web_context(purpose)
-    number = _page_number()
+    number = page_number()
     result = list_cases(db_session(), runtime(), ctx, number, PER_PAGE)
     pages = max(1, -(-result["total"] // PER_PAGE))
     return page(
@@ -191,11 +202,11 @@ def case(case_id: str) -> Response:
     """One case as the convenant lets this person see it, for the purpose chosen first."""
     actor = _actor()
     _require_case_role(actor)
-    if not _CASE_ID.match(case_id):
+    if not CASE_ID.match(case_id):
         raise Problem(404, "case_not_found", "There is no case with this id.")
     purpose = request.args.get("purpose")
     if not purpose:
-        return page("web/purpose.html", purposes=_case_purposes(actor), case_id=case_id)
+        return page("web/purpose.html", purposes=case_purposes(actor), case_id=case_id)
     ctx = web_context(purpose)
     rt = runtime()
     config = current_app.config

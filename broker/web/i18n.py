@@ -104,6 +104,27 @@ _PROBLEMS = {
         "opnieuw en probeer het nog eens."
     ),
     "not_on_case_team": "Uw partij zit niet in het casusteam van dit traject.",
+    "coordinator_only": "Dit doet alleen de coördinator.",
+    "purpose_not_for_endpoint": "De monitoringcijfers zijn er alleen voor het doel uitvoering.",
+    "case_closed": "Deze casus is afgesloten; er verandert niets meer aan.",
+    "plan_writer_only": (
+        "Alleen de coördinator of de casusregisseur schrijft het plan van aanpak, zolang de "
+        "casus loopt."
+    ),
+    "plan_not_found": "Deze casus heeft (nog) geen plan van aanpak met deze versie.",
+    "purpose_not_for_plan": (
+        "Het plan van aanpak leest en schrijft u voor casusoverleg of uitvoering, "
+        "niet voor dit doel."
+    ),
+    "purpose_not_for_triage": "De triagelijst is alleen voor het doel triage.",
+    "notification_not_found": "Er is geen melding met dit nummer voor u.",
+    "plan_version_conflict": (
+        "Op hetzelfde moment is een andere versie van het plan opgeslagen; er is niets "
+        "veranderd. Open het plan opnieuw."
+    ),
+    "bad_parameter": (
+        "Het adres van deze pagina klopt niet (een onderdeel heeft een verkeerde waarde)."
+    ),
 }
 
 
@@ -144,6 +165,26 @@ _FIELD_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^your party \((\w+)\) may not supply", "mag uw partij ({0}) niet aanleveren"),
         (r"^must be clean text of at most (\d+) characters$", "mag hoogstens {0} tekens zijn"),
         (r"^empty$", "vul minstens één gegeven of een toelichting in"),
+        (r"^must be one of (.+)$", "moet een van deze zijn: {0}"),
+        (r"^min length is (\d+)$", "vul er minstens {0} in"),
+        (r"^lies in the past$", "ligt in het verleden"),
+        (r"^must not be blank$", "mag niet leeg zijn"),
+        (r"^a case cannot go back to (\w+)$", "een casus kan niet terug naar {0}"),
+        (r"^unknown person$", "is geen bekende, actieve persoon"),
+        (
+            r"^this person has no role that works on cases$",
+            "deze persoon heeft geen rol die aan casussen werkt",
+        ),
+        (
+            r"^party (\w+) is not on the case team of (\w+)$",
+            "partij {0} zit niet in het casusteam van {1}",
+        ),
+        (
+            r"^must be a party on the case team of track (\w+) \((.*)\)$",
+            "moet een partij uit het casusteam van traject {0} zijn ({1})",
+        ),
+        (r"^is already the case's track$", "de casus zit al in dit traject"),
+        (r"^is already the case director$", "is al de casusregisseur"),
         (
             r"^give a bsn, or all of",
             "vul een BSN in, of achternaam, voornamen, geboortedatum, postcode en huisnummer",

@@ -25,7 +25,7 @@ from broker.runtime import transaction
 from broker.totp import code_at, step_at
 
 PASSWORD = "Paard-Batterij-Nietje-42"
-LOGIN_USERS = ("jansen", "bakker", "devries", "mulder", "dekker")
+LOGIN_USERS = ("jansen", "bakker", "devries", "smit", "mulder", "dekker")
 SECOND_FACTOR = ("mulder", "dekker")  # their roles log in with a TOTP code
 # Scenario 1 of the demo: Heechterp-Schieringen, on track lokaal_preventief; the police
 # supplied the incidents, the school the school data.

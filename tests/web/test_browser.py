@@ -2,7 +2,9 @@
 Playwright, against the broker served on a free port with the demo data.
 
 A week of the MultiTeam: the wijkagent logs in and submits a signal (first with a mistake),
-the police and the school open the same case and see it differently, and the privacy officer
+the coordinator triages it onto a track with a case director and writes the plan of approach,
+the police and the school open the same case and see it differently, the school's mentor reads
+the notification and the plan, the coordinator closes another case, and the privacy officer
 logs in with a TOTP code and finds those views in the audit explorer, checks the chain,
 anomalies, an access report (also printed to PDF), the convenant matrix and a diff. Every page
 is kept as a screenshot under test-artifacts/web/ and checked with axe-core (no serious or
@@ -30,7 +32,6 @@ import pytest
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from broker.commands import issue_token
 from broker.totp import code_at, step_at
 from tests.web.site import DEMO_BSN, PASSWORD, build_site
 
@@ -226,18 +227,54 @@ def test_a_week_of_the_multiteam_in_the_browser(live: Live, chromium: Any) -> No
     case_id = re.search(r"case-[0-9a-f]{32}", case_link or "")
     assert case_id, case_link
 
-    # The coordinator puts the case on the local preventive track (their pages come later:
-    # through the API, as a portal would).
-    with live.app.app_context():
-        token = issue_token("mulder")
-    moved = live.app.test_client().post(
-        f"/api/v1/cases/{case_id.group(0)}/track",
-        json={"track": "lokaal_preventief", "reason": "Lokaal op te pakken"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert moved.status_code == 200, moved.json
+    # The coordinator triages it: the queue shows who signalled, not what; the track form
+    # refuses a missing reason by its field; the case goes to the local preventive track with
+    # the school's mentor as case director.
+    coordinator = visitor(chromium, "coordinator")
+    log_in(live, coordinator, "mulder")
+    page = coordinator.page
+    assert page.get_by_role("heading", level=1).inner_text() == "Triage"
+    queue = page.locator("article", has_text=case_id.group(0))
+    assert "politie" in queue.inner_text() and INCIDENTS not in page.inner_text("main")
+    coordinator.check("triage")
+    queue.get_by_role("link", name=re.compile("Traject toewijzen")).click()
+    coordinator.check("traject-formulier")
+    page.get_by_label("lokaal_preventief").check()
+    page.get_by_role("button", name="Traject toewijzen").click()
+    assert "Reden: mag niet leeg zijn" in page.locator(".error-summary").inner_text()
+    coordinator.check("traject-fouten")
+    page.get_by_label("lokaal_preventief").check()
+    page.get_by_label(re.compile("^Casusregisseur")).select_option("bakker")
+    page.get_by_label("Reden").fill("Lokaal op te pakken met school en wijkagent")
+    page.get_by_role("button", name="Traject toewijzen").click()
+    assert "lokaal_preventief" in page.inner_text(".notice")
+    assert page.locator("article", has_text=case_id.group(0)).count() == 0  # out of the queue
+    coordinator.check("triage-na-toewijzing")
 
+    # The coordinator writes the plan of approach from the case view.
+    page.goto(f"{live.url}/cases/{case_id.group(0)}?purpose=casusoverleg")
+    coordinator.check("casus-coordinator")
+    page.get_by_role("link", name="Plan van aanpak").click()
+    coordinator.check("plan-nog-geen")
+    page.get_by_role("link", name="Plan van aanpak schrijven").click()
+    page.get_by_label("Zorgen").fill("Winkeldiefstallen en verzuim")
+    page.get_by_label("Doel 1").fill("Elke dag naar school")
+    page.get_by_label("Partij bij afspraak 1").select_option("school")
+    page.get_by_label("Afspraak 1", exact=True).fill("Mentor spreekt Jesse wekelijks")
+    page.get_by_label("Evaluatiedatum").fill("2000-01-01")
+    page.get_by_role("button", name="Versie opslaan").click()
+    assert "ligt in het verleden" in page.locator(".error-summary").inner_text()
+    coordinator.check("plan-fouten")
+    page.get_by_label("Evaluatiedatum").fill(f"{time.gmtime().tm_year + 1}-03-01")
+    page.get_by_role("button", name="Versie opslaan").click()
+    assert "Versie 1 van het plan van aanpak is opgeslagen" in page.inner_text(".notice")
+    coordinator.check("plan")
+    page.get_by_role("link", name="Terug naar de casus").click()
+    page.get_by_role("link", name="Geschiedenis").click()
+    assert "Lokaal op te pakken met school en wijkagent" in page.inner_text("main")
+    coordinator.check("geschiedenis")
     # The police open the case: their incidents in full.
+    page = police.page
     page.goto(f"{live.url}{case_link}")
     police.check("casus-doel")
     page.get_by_label("casusoverleg").check()
@@ -259,6 +296,25 @@ def test_a_week_of_the_multiteam_in_the_browser(live: Live, chromium: Any) -> No
     row.get_by_text("Waarom zie ik dit niet?").click()
     assert "Grondslag" in row.inner_text() and "Regel" in row.inner_text()
     school.check("casus-school")
+
+    # The school's mentor, now case director, has a notification and reads the plan.
+    page.get_by_role("link", name="Meldingen").click()
+    assert "casusregisseur" in page.inner_text("main")
+    school.check("meldingen")
+    page.get_by_role("button", name=re.compile("Markeren als gelezen")).first.click()
+    page.goto(f"{live.url}/cases/{case_id.group(0)}/plan?purpose=casusoverleg")
+    assert "Mentor spreekt Jesse wekelijks" in page.inner_text("main")
+    school.check("plan-school")
+
+    # The coordinator closes another case straight from the queue, and looks at the figures.
+    page = coordinator.page
+    page.get_by_role("link", name="Triage").click()
+    page.get_by_role("link", name=re.compile("Afsluiten zonder traject")).first.click()
+    coordinator.check("afsluiten")
+    page.get_by_label("Geen grond voor een aanpak door het MultiTeam").check()
+    page.get_by_role("button", name="Casus afsluiten").click()
+    assert "is afgesloten" in page.inner_text(".notice")
+    coordinator.check("afgesloten")
 
     # The privacy officer finds both views in the audit log.
     officer = visitor(chromium, "fg")
@@ -304,8 +360,37 @@ def test_a_week_of_the_multiteam_in_the_browser(live: Live, chromium: Any) -> No
     page.goto(f"{live.url}/privacy/audit")
     assert "/oauth/authorize" in page.url  # the session is gone
 
-    for seen in (police, school, officer):
+    for seen in (police, school, coordinator, officer):
         seen.page.context.close()
+
+
+def test_the_coordinator_reads_the_monitoring_dashboard(live: Live, chromium: Any) -> None:
+    """The coordinator opens Monitoring from the menu: three charts with their tables, another
+    period through the month inputs, the CSV download, and a bad period named by its field."""
+    coordinator = visitor(chromium, "monitoring")
+    log_in(live, coordinator, "mulder")
+    page = coordinator.page
+    page.get_by_role("link", name="Monitoring").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Monitoring"
+    assert page.locator("svg[role=img]").count() == 3
+    assert page.locator("table.figures").count() == 4
+    coordinator.check("monitoring")
+    page.get_by_label("Van (maand)").fill("2026-01")
+    page.get_by_label("Tot en met (maand)").fill("2026-03")
+    page.get_by_label("Per", exact=True).select_option("quarter")
+    page.get_by_role("button", name="Tonen").click()
+    assert "from=2026-01&to=2026-03&by=quarter" in page.url
+    coordinator.check("monitoring-kwartaal")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download als CSV").click()
+    assert download.value.suggested_filename == "monitoring-2026-01-2026-03.csv"
+    page.get_by_label("Tot en met (maand)").fill("2025-01")
+    page.get_by_role("button", name="Tonen").click()
+    summary = page.locator(".error-summary")
+    assert "mag niet vóór de eerste maand liggen" in summary.inner_text()
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    coordinator.check("monitoring-fout")
+    page.context.close()
 
 
 def test_the_pages_work_with_the_keyboard_and_in_english(live: Live, chromium: Any) -> None:

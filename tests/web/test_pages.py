@@ -32,6 +32,7 @@ from tests.web.conftest import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE_PAGES = ("/", "/cases", "/cases?purpose=casusoverleg", "/signals/new")
+COORDINATOR_PAGES = ("/triage", "/dashboard", "/notifications")
 OFFICER_PAGES = (
     "/privacy/audit",
     "/privacy/chain",
@@ -45,7 +46,15 @@ OFFICER_PAGES = (
 # ── logging in ──────────────────────────────────────────────────────────────────────────────
 
 
-@pytest.mark.parametrize("path", [*CASE_PAGES, *OFFICER_PAGES, "/cases/case-" + "0" * 32])
+@pytest.mark.parametrize(
+    "path",
+    [
+        *CASE_PAGES,
+        *COORDINATOR_PAGES,
+        *OFFICER_PAGES,
+        *(f"/cases/case-{'0' * 32}{end}" for end in ("", "/track", "/plan", "/history")),
+    ],
+)
 def test_pages_need_a_login(site: Site, path: str) -> None:
     """Without a session every page sends the browser to /login, remembering where it was."""
     response = site.client().get(path)
@@ -198,6 +207,13 @@ def test_no_page_has_inline_script_or_style(site: Site) -> None:
     pages = _pages(site.login("jansen"), site.case_of(DEMO_BSN))
     officer = site.login("dekker")
     pages += [text_of(officer.get(path)) for path in OFFICER_PAGES]
+    coordinator = site.login("mulder")
+    case_id = site.case_of("691682483")  # scenario 4: in track signaal
+    pages += [text_of(coordinator.get(path)) for path in COORDINATOR_PAGES]
+    pages += [
+        text_of(coordinator.get(f"/cases/{case_id}/{path}"))
+        for path in ("track", "close", "history?purpose=triage")
+    ]
     for page in pages:
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
         assert "<style" not in page and not re.search(r"\sstyle=", page)
@@ -498,7 +514,7 @@ def test_english_is_available_and_every_text_is_translated(site: Site) -> None:
 
 def _page_texts() -> list[str]:
     """Every translatable text of the templates and the web package."""
-    from broker.web import i18n
+    from broker.web import coordinator, i18n, team
 
     web = ROOT / "broker"
     texts: list[str] = []
@@ -510,7 +526,7 @@ def _page_texts() -> list[str]:
         source = path.read_text(encoding="utf-8")
         texts += re.findall(r'gettext\(\s*"((?:[^"\\]|\\.)*)"', source)
         texts += re.findall(r'register_nav\(\s*"[^"]+",\s*"((?:[^"\\]|\\.)*)"', source)
-    return texts + i18n.texts()
+    return texts + i18n.texts() + coordinator.texts() + team.texts()
 
 
 def test_the_coordinator_sees_involvement_for_triage(site: Site) -> None:
