@@ -26,19 +26,20 @@ from .forms import SignalForm
 from .session import current_actor
 
 __all__ = [
-    "CASE_ID",
     "CASE_ROLES",
     "FieldRow",
     "case_purposes",
     "case_rows",
+    "known_case_id",
     "page_number",
+    "require_case_role",
     "web_context",
 ]
 
 CASE_ROLES = frozenset({"case_worker", "coordinator"})
 PER_PAGE = 20
 RECEIPT_KEY = "web_receipt"
-CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
+_CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 register_nav("web.cases", "Mijn casussen", CASE_ROLES, order=10, also={"web.case"})
@@ -86,9 +87,17 @@ def case_purposes(
     ]
 
 
-def _require_case_role(actor: Actor) -> None:
+def require_case_role(actor: Actor) -> None:
+    """403 for a person without a role that works on cases."""
     if not CASE_ROLES.intersection(actor.roles):
         raise Problem(403, "role_required", "These pages are for case workers and coordinators.")
+
+
+def known_case_id(case_id: str) -> str:
+    """A case id of the form the broker makes (404 for anything else, before any lookup)."""
+    if not _CASE_ID.match(case_id):
+        raise Problem(404, "case_not_found", "There is no case with this id.")
+    return case_id
 
 
 def page_number() -> int:
@@ -103,7 +112,7 @@ def page_number() -> int:
 def cases() -> Response:
     """My cases for a purpose; without one, first the choice of purpose."""
     actor = _actor()
-    _require_case_role(actor)
+    require_case_role(actor)
     purpose = request.args.get("purpose")
     if not purpose:
         return page("web/purpose.html", purposes=case_purposes(actor), case_id=None)
@@ -201,9 +210,8 @@ def case_rows(
 def case(case_id: str) -> Response:
     """One case as the convenant lets this person see it, for the purpose chosen first."""
     actor = _actor()
-    _require_case_role(actor)
-    if not CASE_ID.match(case_id):
-        raise Problem(404, "case_not_found", "There is no case with this id.")
+    require_case_role(actor)
+    case_id = known_case_id(case_id)
     purpose = request.args.get("purpose")
     if not purpose:
         return page("web/purpose.html", purposes=case_purposes(actor), case_id=case_id)
@@ -228,7 +236,7 @@ def case(case_id: str) -> Response:
 
 
 def _signal_form(actor: Actor) -> SignalForm:
-    _require_case_role(actor)
+    require_case_role(actor)
     return SignalForm(runtime().convenant, actor.party)
 
 

@@ -32,7 +32,7 @@ from ..problems import Problem
 from ..runtime import db_session, runtime
 from ..services import Context
 from .blueprint import REFUSAL_EVENTS, page, refused, register_home, register_nav, web
-from .cases import CASE_ID, page_number, web_context
+from .cases import known_case_id, page_number, web_context
 from .forms import FormField
 from .i18n import field_problem, gettext
 
@@ -70,12 +70,6 @@ def coordinator_context(purpose: str) -> Context:
     if ctx.role != "coordinator":
         raise Problem(403, "coordinator_only", "These pages are for the coordinator.")
     return ctx
-
-
-def _case_id(case_id: str) -> str:
-    if not CASE_ID.match(case_id):
-        raise Problem(404, "case_not_found", "There is no case with this id.")
-    return case_id
 
 
 def _purpose(default: str) -> str:
@@ -214,7 +208,7 @@ def track_form(case_id: str) -> Response:
     """The form to assign the case to a track, with a reason and optionally a case director."""
     purpose = _purpose("triage")
     ctx = coordinator_context(purpose)
-    case = _case_state(_case_id(case_id), ctx)
+    case = _case_state(known_case_id(case_id), ctx)
     form = CaseForm(_TRACK_LABELS, {"case_director": case["case_director"] or ""})
     return _track_page(case, form, purpose)
 
@@ -224,7 +218,7 @@ def track_submit(case_id: str) -> Response:
     """Assign the track; the persons of the parties that join the case team are notified."""
     purpose = _purpose("triage")
     ctx = coordinator_context(purpose)
-    case_id = _case_id(case_id)
+    case_id = known_case_id(case_id)
     form = CaseForm.posted(_TRACK_LABELS, tuple(_TRACK_LABELS))
     body: dict[str, Any] = {"track": form.get("track"), "reason": form.get("reason")}
     if form.get("case_director"):
@@ -276,7 +270,7 @@ def director_form(case_id: str) -> Response:
     """The form to name or change the case director."""
     purpose = _purpose("casusoverleg")
     ctx = coordinator_context(purpose)
-    case = _case_state(_case_id(case_id), ctx)
+    case = _case_state(known_case_id(case_id), ctx)
     form = CaseForm(_DIRECTOR_LABELS, {"case_director": case["case_director"] or ""})
     return _director_page(case, form, purpose)
 
@@ -286,7 +280,7 @@ def director_submit(case_id: str) -> Response:
     """Name the case director; they are notified."""
     purpose = _purpose("casusoverleg")
     ctx = coordinator_context(purpose)
-    case_id = _case_id(case_id)
+    case_id = known_case_id(case_id)
     form = CaseForm.posted(_DIRECTOR_LABELS, tuple(_DIRECTOR_LABELS))
     body = {"case_director": form.get("case_director"), "reason": form.get("reason")}
     try:
@@ -327,7 +321,7 @@ def close_form(case_id: str) -> Response:
     """The form to close the case, with its reason."""
     purpose = _purpose("uitvoering")
     ctx = coordinator_context(purpose)
-    case = _case_state(_case_id(case_id), ctx)
+    case = _case_state(known_case_id(case_id), ctx)
     return _close_page(case, CaseForm(_CLOSE_LABELS), purpose)
 
 
@@ -336,7 +330,7 @@ def close_submit(case_id: str) -> Response:
     """Close the case: it takes no more changes, and its retention period starts."""
     purpose = _purpose("uitvoering")
     ctx = coordinator_context(purpose)
-    case_id = _case_id(case_id)
+    case_id = known_case_id(case_id)
     form = CaseForm.posted(_CLOSE_LABELS, tuple(_CLOSE_LABELS))
     body: dict[str, Any] = {"reason_code": form.get("reason_code")}
     if form.get("note").strip():

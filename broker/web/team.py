@@ -29,7 +29,14 @@ from ..problems import Problem
 from ..runtime import db_session, runtime
 from ..services import Context
 from .blueprint import REFUSAL_EVENTS, page, refused, register_nav, web
-from .cases import CASE_ID, CASE_ROLES, case_purposes, page_number, web_context
+from .cases import (
+    CASE_ROLES,
+    case_purposes,
+    known_case_id,
+    page_number,
+    require_case_role,
+    web_context,
+)
 from .coordinator import CaseForm
 from .i18n import gettext
 from .session import current_actor
@@ -63,16 +70,10 @@ REFUSAL_EVENTS.update(
 )
 
 
-def _case_id(case_id: str) -> str:
-    if not CASE_ID.match(case_id):
-        raise Problem(404, "case_not_found", "There is no case with this id.")
-    return case_id
-
-
 def _require_case_role() -> None:
     actor = current_actor()
-    if actor is None or not CASE_ROLES.intersection(actor.roles):
-        raise Problem(403, "role_required", "These pages are for case workers and coordinators.")
+    assert actor is not None  # the blueprint sends everyone else to the login
+    require_case_role(actor)
 
 
 def _choose_purpose(case_id: str, endpoint: str, views: frozenset[View] | None) -> Response:
@@ -96,7 +97,7 @@ _CASE_VIEW = frozenset({View.CASE})
 def plan(case_id: str) -> Response:
     """The plan of approach, newest version or ?version=N, for the case team."""
     _require_case_role()
-    case_id = _case_id(case_id)
+    case_id = known_case_id(case_id)
     purpose = request.args.get("purpose")
     if not purpose:
         return _choose_purpose(case_id, "web.plan", _CASE_VIEW)
@@ -250,7 +251,7 @@ def _plan_page(
 def plan_form(case_id: str) -> Response:
     """The form for the next version of the plan, filled in with the newest."""
     _require_case_role()
-    case_id = _case_id(case_id)
+    case_id = known_case_id(case_id)
     purpose = request.args.get("purpose")
     if not purpose:
         return _choose_purpose(case_id, "web.plan_form", _CASE_VIEW)
@@ -278,7 +279,7 @@ def plan_form(case_id: str) -> Response:
 def plan_submit(case_id: str) -> Response:
     """Save the next version of the plan; problems beside their inputs, nothing saved."""
     _require_case_role()
-    case_id = _case_id(case_id)
+    case_id = known_case_id(case_id)
     purpose = request.form.get("purpose") or "casusoverleg"
     ctx = web_context(purpose)
     form = PlanForm.read((), request.form)
@@ -318,7 +319,7 @@ def plan_submit(case_id: str) -> Response:
 def history(case_id: str) -> Response:
     """Who decided what about the case, when and why."""
     _require_case_role()
-    case_id = _case_id(case_id)
+    case_id = known_case_id(case_id)
     purpose = request.args.get("purpose")
     if not purpose:
         return _choose_purpose(case_id, "web.history", None)
