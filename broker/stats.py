@@ -57,6 +57,8 @@ from .suppression import (
 )
 
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "MAX_MONTHS",
     "PURPOSE",
     "ROLE",
@@ -77,6 +79,7 @@ __all__ = [
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MAX_MONTHS = 60  # five years
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # a date outside these years is a typing mistake
 PURPOSE = "uitvoering"  # the programme's monitoring is part of carrying out the plans
 ROLE = "coordinator"
 UNKNOWN_WIJK = "onbekend"
@@ -176,6 +179,13 @@ def parse_request(first: str | None, last: str | None, by: str | None) -> StatsR
     grouping = by or "month"
     if grouping not in ("month", "quarter"):
         errors.append({"field": "by", "problem": "must be month or quarter"})
+    for name in ("from", "to"):
+        day = dates.get(name)
+        if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+            errors.append(
+                {"field": name, "problem": f"must lie in the years {FIRST_YEAR} to {LAST_YEAR}"}
+            )
+            del dates[name]
     start, end = dates.get("from"), dates.get("to")
     if start is not None and start.day != 1:
         errors.append({"field": "from", "problem": "must be the first day of a month"})

@@ -30,6 +30,8 @@ from ..runtime import db_session, runtime
 from ..services import Context
 from ..stats import (
     AMSTERDAM,
+    FIRST_YEAR,
+    LAST_YEAR,
     MAX_MONTHS,
     ROLE,
     UNKNOWN_WIJK,
@@ -62,7 +64,6 @@ __all__ = [
 
 FIELDS = ("from", "to", "by")
 MONTHS_SHOWN = 12  # without a period: the last twelve months, this one included
-FIRST_YEAR, LAST_YEAR = 1900, 2999  # a month outside these years is a typing mistake
 MAX_INPUT = 20
 SERIES = ("young_people", "started", "ended")  # the chart over time, in this order
 # A month as <input type="month"> sends it (2026-03), or typed where a browser shows a text box

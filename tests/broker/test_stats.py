@@ -351,6 +351,8 @@ def test_no_token_is_refused(api: Api) -> None:
         ({"from": "2026-04-01"}, "to"),
         ({"from": "2020-01-01", "to": "2025-01-31"}, "to"),
         ({"by": "week"}, "by"),
+        ({"from": "9999-01-01", "to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01", "to": "0001-12-31"}, "from"),
     ],
 )
 def test_a_bad_period_is_refused(api: Api, params: dict[str, str], field: str) -> None:
