@@ -29,4 +29,27 @@ document.addEventListener("DOMContentLoaded", function () {
     choice.addEventListener("change", update);
     update();
   }
+
+  // The track form: offer as case director only persons of a party on the chosen track's case
+  // team (each track names its team in data-team); the server checks it in any case.
+  var directors = document.querySelector("[data-directors]");
+  if (directors) {
+    var tracks = document.querySelectorAll("input[name=track][data-team]");
+    var offer = function () {
+      var chosen = document.querySelector("input[name=track][data-team]:checked");
+      var team = chosen ? chosen.getAttribute("data-team").split(" ") : null;
+      directors.querySelectorAll("optgroup[data-party]").forEach(function (group) {
+        var off = team !== null && team.indexOf(group.getAttribute("data-party")) < 0;
+        group.disabled = off;
+        group.hidden = off;
+        if (off && group.contains(directors.options[directors.selectedIndex])) {
+          directors.value = "";
+        }
+      });
+    };
+    tracks.forEach(function (track) {
+      track.addEventListener("change", offer);
+    });
+    offer();
+  }
 });

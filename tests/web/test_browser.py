@@ -254,7 +254,10 @@ def test_a_week_of_the_multiteam_in_the_browser(live: Live, chromium: Any) -> No
     page.get_by_role("button", name="Traject toewijzen").click()
     assert "Reden: mag niet leeg zijn" in page.locator(".error-summary").inner_text()
     coordinator.check("traject-fouten")
+    page.get_by_label("zvh").check()  # the school is not on the ZVH case team: not offered
+    assert page.locator("#case_director optgroup[label=school]").is_disabled()
     page.get_by_label("lokaal_preventief").check()
+    assert page.locator("#case_director optgroup[label=school]").is_enabled()
     page.get_by_label(re.compile("^Casusregisseur")).select_option("bakker")
     page.get_by_label("Reden").fill("Lokaal op te pakken met school en wijkagent")
     page.get_by_role("button", name="Traject toewijzen").click()

@@ -476,3 +476,21 @@ def test_the_history_shows_every_step(site: Site) -> None:
             select(TrackChange.kind).where(TrackChange.case_id == case_id).order_by(TrackChange.id)
         ).all()
     assert len(kinds) == len(steps)
+
+
+def test_the_coordinators_pages_are_in_english_too(site: Site) -> None:
+    """After the language switch the queue, the forms and the plan page speak English."""
+    client = site.browser("mulder")
+    case_id = site.case_of(SCHOOL_ONLY_BSN)
+    page = text_of(client.get("/triage"))
+    switched = client.post(
+        "/language", data={"csrf_token": csrf_of(page), "lang": "en", "next": "/triage"}
+    )
+    assert switched.status_code == 303
+    queue = text_of(client.get("/triage"))
+    assert "Assign a track" in queue and "Traject toewijzen" not in queue
+    assert "Signals from more than one party" in queue or "No matches." in queue
+    form = text_of(client.get(f"/cases/{case_id}/close?purpose=triage"))
+    assert "No ground for an approach by the MultiTeam" in form and "Afsluiten" not in form
+    answer = _post(client, f"/cases/{case_id}/track", form, purpose="triage", reason="x")
+    assert "must be one of: lokaal_preventief, pga, zvh" in text_of(answer)
