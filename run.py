@@ -62,7 +62,9 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_environment()
     if argv[0] == "test":
-        return run("python", "-m", "pytest", *argv[1:])
+        # one worker per core, each test file on one worker (its module fixtures, such as the
+        # browser tests' server, are built once); `-n 0` after `test` runs in one process
+        return run("python", "-m", "pytest", "-n", "auto", "--dist", "loadfile", *argv[1:])
     code = run("broker", "demo")
     if code:
         return code
