@@ -19,7 +19,7 @@ from policies import FieldType
 from ..identity import FALLBACK_IDENTITY
 from .i18n import field_problem, gettext
 
-__all__ = ["FormField", "SignalForm"]
+__all__ = ["FormField", "SignalForm", "iso_date"]
 
 MAX_INPUT = 5000  # characters kept of one posted value (the validator allows at most 4000)
 _INTEGER = re.compile(r"^-?[0-9]{1,9}$")
@@ -52,7 +52,7 @@ class FormField:
         return f"{self.name}-fout"
 
 
-def _date(text: str) -> str:
+def iso_date(text: str) -> str:
     """dd-mm-jjjj (typed by hand) as jjjj-mm-dd; anything else as it is."""
     match = _DUTCH_DATE.match(text)
     if match:
@@ -68,7 +68,7 @@ def _typed(kind: str, text: str) -> Any:
     if kind == "boolean":
         return {"ja": True, "nee": False}.get(text, text)
     if kind == "date":
-        return _date(text)
+        return iso_date(text)
     return text
 
 

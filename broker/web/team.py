@@ -38,6 +38,7 @@ from .cases import (
     web_context,
 )
 from .coordinator import CaseForm
+from .forms import iso_date
 from .i18n import gettext
 from .session import current_actor
 
@@ -47,7 +48,6 @@ PER_PAGE = 20
 GOAL_SLOTS = 3  # empty goal inputs offered beyond the plan's goals
 AGREEMENT_SLOTS = 3  # empty agreement rows offered beyond the plan's agreements
 MAX_GOALS, MAX_AGREEMENTS = 20, 50  # as the use case allows
-_DUTCH_DATE = re.compile(r"^([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})$")
 # The plan form's labels ({n}: the goal's or the agreement's number).
 PLAN_LABELS = {
     "concerns": "Zorgen",
@@ -198,7 +198,7 @@ class PlanForm(CaseForm):
             "concerns": self.get("concerns"),
             "goals": goals,
             "agreements": agreements,
-            "review_date": _iso_date(self.get("review_date").strip()),
+            "review_date": iso_date(self.get("review_date").strip()),
         }
 
     def label(self, name: str) -> str:
@@ -223,15 +223,6 @@ def _slots(posted: Any, pattern: str, most: int) -> int:
         if pattern.format(i) in posted:
             count = i
     return count
-
-
-def _iso_date(text: str) -> str:
-    """dd-mm-jjjj (typed by hand) as jjjj-mm-dd; anything else as it is."""
-    match = _DUTCH_DATE.match(text)
-    if match:
-        day, month, year = match.groups()
-        return f"{year}-{int(month):02d}-{int(day):02d}"
-    return text
 
 
 def _plan_page(
