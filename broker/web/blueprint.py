@@ -51,6 +51,7 @@ __all__ = [
     "NAV",
     "REFUSAL_EVENTS",
     "NavItem",
+    "audit_shown",
     "csrf_ok",
     "csrf_token",
     "home_endpoint",
@@ -156,15 +157,26 @@ def audit_refusal(problem: Problem) -> bool:
     return audit_apart(entry)
 
 
-def refused(problem: Problem) -> Problem:
-    """Audit a refusal that a page shows itself (a form with its problems); the problem to
-    show, or one saying the audit log could not be written."""
+def _audited(problem: Problem) -> Problem:
+    """Audit a refusal; the problem to show, or one saying the audit log could not be
+    written."""
     g.problem = problem
     if problem.status >= 500 or problem.audit.get("skip") or audit_refusal(problem):
         return problem
     failed = Problem(503, "audit_unavailable", "The audit log could not be written.")
     g.problem = failed
     return failed
+
+
+def audit_shown(problem: Problem) -> None:
+    """Audit a refusal that a page shows itself (a form with its problems). When its audit
+    record cannot be written, the 503 problem is raised instead, so the page is not shown.
+
+    Writing the record ends the request's session (see `observability.audit_apart`): use
+    `db_session()` afterwards, never a session held from before."""
+    shown = _audited(problem)
+    if shown is not problem:
+        raise shown
 
 
 def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
@@ -175,7 +187,7 @@ def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
 @web.errorhandler(Problem)
 def _problem(problem: Problem) -> Response:
     """A refused request as a page, audited like a refused API request."""
-    shown = refused(problem)
+    shown = _audited(problem)
     response = page(
         "web/error.html",
         shown.status,

@@ -21,7 +21,7 @@ from ..limits import ViewLimits
 from ..problems import Problem
 from ..runtime import db_session, runtime
 from ..services import Context, case_view, list_cases, submit_signal
-from .blueprint import REFUSAL_EVENTS, page, refused, register_home, register_nav, web
+from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .forms import SignalForm
 from .session import current_actor
 
@@ -261,9 +261,7 @@ def signal_submit() -> Response:
         errors = problem.extra.get("errors")
         if not errors:
             raise  # shown and audited by the pages' error handler
-        shown = refused(problem)  # audited here: the form shows the problems itself
-        if shown is not problem:
-            raise shown from None
+        audit_shown(problem)  # the form shows the problems itself
         form.add_errors(errors)
         return page("web/signal_form.html", 422, form=form, receipt=None)
     ctx = Context(actor, request_id(), source_address())

@@ -31,7 +31,7 @@ from ..casework import (
 from ..problems import Problem
 from ..runtime import db_session, runtime
 from ..services import Context
-from .blueprint import REFUSAL_EVENTS, page, refused, register_home, register_nav, web
+from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .cases import known_case_id, page_number, web_context
 from .forms import FormField
 from .i18n import field_problem, gettext
@@ -149,9 +149,7 @@ def _refused_form(problem: Problem, form: CaseForm) -> bool:
         errors = [_NO_CHANGE[problem.code]]
     elif problem.status != 422 or not errors:
         return False
-    shown = refused(problem)  # ends the request's session: use db_session() afterwards
-    if shown is not problem:
-        raise shown from None
+    audit_shown(problem)  # ends the request's session: use db_session() afterwards
     form.add_all(errors)
     return True
 

@@ -43,7 +43,7 @@ from ..stats import (
 )
 from ..stats_api import coordinator_context
 from ..suppression import PROTECTIVE_MARK, small_mark
-from .blueprint import REFUSAL_EVENTS, page, refused, register_nav, web
+from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_nav, web
 from .i18n import gettext, language
 from .session import current_actor
 
@@ -534,9 +534,7 @@ def _figures() -> tuple[PeriodForm, dict[str, Any] | None]:
             "month or quarter.",
             audit={"problems": len(form.errors)},
         )
-        shown = refused(problem)  # audited here: the form shows the problems itself
-        if shown is not problem:
-            raise shown
+        audit_shown(problem)  # the form shows the problems itself
         return form, None
     return form, stats_report(db_session(), runtime(), ctx, form.asked, now)
 

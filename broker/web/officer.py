@@ -38,7 +38,7 @@ from ..privacy import (
 from ..problems import Problem
 from ..runtime import db_session, read_session, runtime
 from ..services import Context, audit_and_commit
-from .blueprint import REFUSAL_EVENTS, page, refused, register_home, register_nav, web
+from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .i18n import OUTCOME_LABELS, gettext
 from .session import current_actor
 
@@ -190,6 +190,19 @@ def _explorer(filters: AuditFilters, status: int = 200) -> Response:
     return page("web/audit.html", status, filters=filters, records=None, choices=_choices())
 
 
+def _invalid_filters(filters: AuditFilters) -> Response:
+    """The explorer with each filter's problem (the refusal audited; nothing searched)."""
+    audit_shown(
+        Problem(
+            422,
+            "invalid_filters",
+            "The audit query is not valid.",
+            audit={"problems": len(filters.errors)},
+        )
+    )
+    return _explorer(filters, 422)
+
+
 @web.get("/privacy/audit")
 def audit_explorer() -> Response:
     """Audit records by young person, person, party, purpose, event, action, outcome, case and
@@ -199,15 +212,7 @@ def audit_explorer() -> Response:
     filters.values.pop("bsn", None)  # a BSN is only ever posted
     filters.errors.pop("bsn", None)
     if filters.errors:
-        refused(
-            Problem(
-                422,
-                "invalid_filters",
-                "The audit query is not valid.",
-                audit={"problems": len(filters.errors)},
-            )
-        )
-        return _explorer(filters, 422)
+        return _invalid_filters(filters)
     raw = request.args.get("after_seq", "0")
     if not raw.isdigit() or len(raw) > 18:
         raise Problem(400, "bad_parameter", "after_seq must be a whole number.")
@@ -230,15 +235,7 @@ def audit_search() -> Response:
     _officer()
     filters = AuditFilters.read(request.form)
     if filters.errors:
-        refused(
-            Problem(
-                422,
-                "invalid_filters",
-                "The audit query is not valid.",
-                audit={"problems": len(filters.errors)},
-            )
-        )
-        return _explorer(filters, 422)
+        return _invalid_filters(filters)
     bsn = filters.values.pop("bsn", None)
     if bsn is not None:
         filters.values["subject"] = subject_key(runtime().subject_secret, bsn=bsn.replace(" ", ""))
@@ -307,7 +304,7 @@ def anomalies_page() -> Response:
         if name in values and moment is None:
             errors[name] = gettext("is geen datum of tijd (dd-mm-jjjj of jjjj-mm-ddTuu:mm)")
     if errors:
-        refused(Problem(422, "invalid_filters", "The period is not valid."))
+        audit_shown(Problem(422, "invalid_filters", "The period is not valid."))
         return page("web/anomalies.html", 422, values=values, errors=errors, found=None)
     until = until or dt.datetime.now(dt.UTC)
     since = since or until - dt.timedelta(days=7)
@@ -341,7 +338,7 @@ def access_report_show() -> Response:
     ctx = _officer("inzageverzoek")
     bsn = request.form.get("bsn", "").strip().replace(" ", "")
     if not is_valid_bsn(bsn):
-        refused(Problem(422, "invalid_bsn", "bsn must be a valid BSN (eleven-check)."))
+        audit_shown(Problem(422, "invalid_bsn", "bsn must be a valid BSN (eleven-check)."))
         errors = {"bsn": gettext("is geen geldig BSN (negen cijfers die de elfproef doorstaan)")}
         return page("web/access_report_form.html", 422, errors=errors)
     report = access_report(db_session(), runtime(), ctx, bsn)

@@ -28,7 +28,7 @@ from ..casework import (
 from ..problems import Problem
 from ..runtime import db_session, runtime
 from ..services import Context
-from .blueprint import REFUSAL_EVENTS, page, refused, register_nav, web
+from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_nav, web
 from .cases import (
     CASE_ROLES,
     case_purposes,
@@ -111,7 +111,7 @@ def plan(case_id: str) -> Response:
         if problem.code != "plan_not_found" or raw is not None:
             raise
         # the case team may see the case, which has no plan yet: say so, audited as not found
-        _audit_shown(problem)
+        audit_shown(problem)
         shown = None
     return page(
         "web/plan.html",
@@ -207,15 +207,6 @@ class PlanForm(CaseForm):
         return gettext(self.labels[name], n=number.group(1) if number else "")
 
 
-def _audit_shown(problem: Problem) -> None:
-    """Audit a refusal the page shows itself. That ends the request's session: use
-    `db_session()` afterwards, never a session held from before. A refusal that cannot be
-    audited becomes the error page."""
-    shown = refused(problem)
-    if shown is not problem:
-        raise shown from None
-
-
 def _slots(posted: Any, pattern: str, most: int) -> int:
     """How many numbered inputs of a kind were posted (the highest number, at most `most`)."""
     count = 0
@@ -253,7 +244,7 @@ def plan_form(case_id: str) -> Response:
         if problem.code != "plan_not_found":
             raise
         newest = None
-        _audit_shown(problem)  # the case team's look found no plan yet
+        audit_shown(problem)  # the case team's look found no plan yet
     rights = plan_rights(db_session(), runtime(), ctx, case_id)
     if not rights.may_write:
         raise Problem(
@@ -282,7 +273,7 @@ def plan_submit(case_id: str) -> Response:
     except Problem as problem:
         errors = problem.extra.get("errors")
         if problem.code == "plan_changed":
-            _audit_shown(problem)
+            audit_shown(problem)
             form.team = plan_rights(db_session(), runtime(), ctx, case_id).case_team
             changed_from, form.base_version = (
                 form.base_version,
@@ -293,7 +284,7 @@ def plan_submit(case_id: str) -> Response:
             )
         if problem.status != 422 or not errors:
             raise
-        _audit_shown(problem)
+        audit_shown(problem)
         form.add_all(errors, form.inputs)
         form.team = plan_rights(db_session(), runtime(), ctx, case_id).case_team
         return _plan_page(case_id, form, purpose, 422)

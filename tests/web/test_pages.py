@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from broker.accounts import set_person_disabled
 from broker.models import FieldValue, OAuthClient, Signal
-from broker.runtime import transaction
+from broker.runtime import runtime, transaction
 from broker.web.i18n import EN
 from broker.web.session import WEB_CLIENT_ID
 from tests.web.conftest import (
@@ -402,6 +402,29 @@ def test_chain_status_and_a_checkpoint(any_site: Site) -> None:
     assert "Checkpoint gemaakt bij volgnummer" in page
     assert re.search(r"Laatste checkpoint</dt><dd>volgnummer \d+, op ", page)
     assert "Intact" in text_of(officer.get("/privacy/chain?deep=1"))
+
+
+def test_a_form_with_problems_is_not_shown_when_its_refusal_cannot_be_audited(
+    site: Site,
+) -> None:
+    """Fail closed: when the refusal of a form with problems cannot be written to the audit
+    log, the page is a 503 saying so instead of the form, and nothing is stored."""
+    police, officer = site.login("jansen"), site.login("dekker")
+    token = csrf_of(text_of(police.get("/signals/new")))
+    signals = site.count(Signal)
+    with site.app.app_context():
+        engine = runtime().engine
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_record RENAME TO audit_record_away"))
+    answers = [
+        police.post("/signals/new", data={"csrf_token": token, "subject_bsn": "1"}),
+        officer.get("/privacy/audit?party=Not-A-Party"),
+        officer.get("/privacy/anomalies?since=gisteren"),
+    ]
+    for answer in answers:
+        assert answer.status_code == 503, text_of(answer)
+        assert "auditlog kon niet worden geschreven" in text_of(answer)
+    assert site.count(Signal) == signals
 
 
 def test_anomalies_show_refusals(site: Site) -> None:
