@@ -23,7 +23,7 @@ from ..runtime import db_session, runtime
 from ..services import Context, case_view, list_cases, submit_signal
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .forms import SignalForm
-from .session import current_actor
+from .session import page_actor
 
 __all__ = [
     "CASE_ROLES",
@@ -55,18 +55,12 @@ REFUSAL_EVENTS.update(
 )
 
 
-def _actor() -> Actor:
-    actor = current_actor()
-    assert actor is not None  # the blueprint sends everyone else to the login
-    return actor
-
-
 def web_context(purpose: str) -> Context:
     """The context of a page request for `purpose`: the person, and the role that may use it
     (403 naming the purpose otherwise)."""
     if not _NAME.match(purpose):
         raise Problem(403, "purpose_unknown", "The purpose is not a purpose of the convenant.")
-    actor = _actor()
+    actor = page_actor()
     g.purpose = purpose
     role = choose_role(runtime().convenant, actor, purpose)
     g.role = role
@@ -111,7 +105,7 @@ def page_number() -> int:
 @web.get("/cases")
 def cases() -> Response:
     """My cases for a purpose; without one, first the choice of purpose."""
-    actor = _actor()
+    actor = page_actor()
     require_case_role(actor)
     purpose = request.args.get("purpose")
     if not purpose:
@@ -209,7 +203,7 @@ def case_rows(
 @web.get("/cases/<case_id>")
 def case(case_id: str) -> Response:
     """One case as the convenant lets this person see it, for the purpose chosen first."""
-    actor = _actor()
+    actor = page_actor()
     require_case_role(actor)
     case_id = known_case_id(case_id)
     purpose = request.args.get("purpose")
@@ -243,7 +237,7 @@ def _signal_form(actor: Actor) -> SignalForm:
 @web.get("/signals/new")
 def signal_form() -> Response:
     """The form for a new signal: who it is about, and the fields your party may supply."""
-    form = _signal_form(_actor())
+    form = _signal_form(page_actor())
     receipt = session.pop(RECEIPT_KEY, None)
     return page("web/signal_form.html", form=form, receipt=receipt)
 
@@ -251,7 +245,7 @@ def signal_form() -> Response:
 @web.post("/signals/new")
 def signal_submit() -> Response:
     """Submit the signal; every problem is shown by its field and nothing is stored."""
-    actor = _actor()
+    actor = page_actor()
     form = _signal_form(actor)
     form.read(request.form)
     rt = runtime()

@@ -72,8 +72,12 @@ def coordinator_context(purpose: str) -> Context:
     return ctx
 
 
-def _purpose(default: str) -> str:
-    return request.values.get("purpose") or default
+def _acting(case_id: str, default_purpose: str) -> tuple[str, str, Context]:
+    """The case id (404 for a malformed one), the purpose of the act (asked, else the API's
+    default) and the coordinator's context for it (403 for anyone else)."""
+    purpose = request.values.get("purpose") or default_purpose
+    ctx = coordinator_context(purpose)
+    return known_case_id(case_id), purpose, ctx
 
 
 # ── forms ───────────────────────────────────────────────────────────────────────────────────
@@ -90,10 +94,9 @@ class CaseForm:
     general_errors: list[str] = field(default_factory=list)
 
     @classmethod
-    def posted(cls, labels: dict[str, str], names: tuple[str, ...]) -> CaseForm:
-        """The form as posted (each text at most MAX_INPUT characters)."""
-        values = {name: request.form.get(name, "")[:MAX_INPUT] for name in names}
-        return cls(labels, values)
+    def posted(cls, labels: dict[str, str]) -> CaseForm:
+        """The form as posted: an input per label (each text at most MAX_INPUT characters)."""
+        return cls(labels, {name: request.form.get(name, "")[:MAX_INPUT] for name in labels})
 
     def get(self, name: str) -> str:
         """What was typed in an input ('' when nothing)."""
@@ -204,9 +207,8 @@ def _track_page(case: dict[str, Any], form: CaseForm, purpose: str, status: int 
 @web.get("/cases/<case_id>/track")
 def track_form(case_id: str) -> Response:
     """The form to assign the case to a track, with a reason and optionally a case director."""
-    purpose = _purpose("triage")
-    ctx = coordinator_context(purpose)
-    case = _case_state(known_case_id(case_id), ctx)
+    case_id, purpose, ctx = _acting(case_id, "triage")
+    case = _case_state(case_id, ctx)
     form = CaseForm(_TRACK_LABELS, {"case_director": case["case_director"] or ""})
     return _track_page(case, form, purpose)
 
@@ -214,10 +216,8 @@ def track_form(case_id: str) -> Response:
 @web.post("/cases/<case_id>/track")
 def track_submit(case_id: str) -> Response:
     """Assign the track; the persons of the parties that join the case team are notified."""
-    purpose = _purpose("triage")
-    ctx = coordinator_context(purpose)
-    case_id = known_case_id(case_id)
-    form = CaseForm.posted(_TRACK_LABELS, tuple(_TRACK_LABELS))
+    case_id, purpose, ctx = _acting(case_id, "triage")
+    form = CaseForm.posted(_TRACK_LABELS)
     body: dict[str, Any] = {"track": form.get("track"), "reason": form.get("reason")}
     if form.get("case_director"):
         body["case_director"] = form.get("case_director")
@@ -266,9 +266,8 @@ def _director_page(
 @web.get("/cases/<case_id>/director")
 def director_form(case_id: str) -> Response:
     """The form to name or change the case director."""
-    purpose = _purpose("casusoverleg")
-    ctx = coordinator_context(purpose)
-    case = _case_state(known_case_id(case_id), ctx)
+    case_id, purpose, ctx = _acting(case_id, "casusoverleg")
+    case = _case_state(case_id, ctx)
     form = CaseForm(_DIRECTOR_LABELS, {"case_director": case["case_director"] or ""})
     return _director_page(case, form, purpose)
 
@@ -276,10 +275,8 @@ def director_form(case_id: str) -> Response:
 @web.post("/cases/<case_id>/director")
 def director_submit(case_id: str) -> Response:
     """Name the case director; they are notified."""
-    purpose = _purpose("casusoverleg")
-    ctx = coordinator_context(purpose)
-    case_id = known_case_id(case_id)
-    form = CaseForm.posted(_DIRECTOR_LABELS, tuple(_DIRECTOR_LABELS))
+    case_id, purpose, ctx = _acting(case_id, "casusoverleg")
+    form = CaseForm.posted(_DIRECTOR_LABELS)
     body = {"case_director": form.get("case_director"), "reason": form.get("reason")}
     try:
         done = name_case_director(db_session(), runtime(), ctx, case_id, body)
@@ -317,19 +314,16 @@ def _close_page(case: dict[str, Any], form: CaseForm, purpose: str, status: int 
 @web.get("/cases/<case_id>/close")
 def close_form(case_id: str) -> Response:
     """The form to close the case, with its reason."""
-    purpose = _purpose("uitvoering")
-    ctx = coordinator_context(purpose)
-    case = _case_state(known_case_id(case_id), ctx)
+    case_id, purpose, ctx = _acting(case_id, "uitvoering")
+    case = _case_state(case_id, ctx)
     return _close_page(case, CaseForm(_CLOSE_LABELS), purpose)
 
 
 @web.post("/cases/<case_id>/close")
 def close_submit(case_id: str) -> Response:
     """Close the case: it takes no more changes, and its retention period starts."""
-    purpose = _purpose("uitvoering")
-    ctx = coordinator_context(purpose)
-    case_id = known_case_id(case_id)
-    form = CaseForm.posted(_CLOSE_LABELS, tuple(_CLOSE_LABELS))
+    case_id, purpose, ctx = _acting(case_id, "uitvoering")
+    form = CaseForm.posted(_CLOSE_LABELS)
     body: dict[str, Any] = {"reason_code": form.get("reason_code")}
     if form.get("note").strip():
         body["note"] = form.get("note")

@@ -45,7 +45,7 @@ from ..stats_api import coordinator_context
 from ..suppression import PROTECTIVE_MARK, small_mark
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_nav, web
 from .i18n import gettext, language
-from .session import current_actor
+from .session import page_actor
 
 __all__ = [
     "Cell",
@@ -516,9 +516,7 @@ def dashboard_of(report: Mapping[str, Any], c: policies.Convenant) -> Dashboard:
 
 def _coordinator() -> Context:
     """The coordinator acting for `uitvoering`, as for the API (403 for anyone else)."""
-    actor = current_actor()
-    assert actor is not None  # the blueprint sends everyone else to the login
-    return coordinator_context(actor, request.args.get("purpose"))
+    return coordinator_context(page_actor(), request.args.get("purpose"))
 
 
 def _figures() -> tuple[PeriodForm, dict[str, Any] | None]:

@@ -40,7 +40,7 @@ from ..runtime import db_session, read_session, runtime
 from ..services import Context, audit_and_commit
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .i18n import OUTCOME_LABELS, gettext
-from .session import current_actor
+from .session import page_actor
 
 __all__ = ["CONVENANTS_FOLDER", "AuditFilters", "convenant_sources"]
 
@@ -76,8 +76,7 @@ _SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}\.ya?ml$")
 
 def _officer(purpose: str = "toezicht") -> Context:
     """The privacy officer acting for `purpose` (403 for anyone else)."""
-    actor = current_actor()
-    assert actor is not None
+    actor = page_actor()
     g.purpose = purpose
     role = choose_role(runtime().convenant, actor, purpose)
     g.role = role
@@ -349,8 +348,7 @@ def access_report_show() -> Response:
 
 
 def _require_officer() -> Actor:
-    actor = current_actor()
-    assert actor is not None
+    actor = page_actor()
     if not OFFICER.intersection(actor.roles):
         raise Problem(403, "role_required", "This page is for the privacy officer.")
     return actor

@@ -42,7 +42,7 @@ from ..services import Context
 from .blueprint import CSRF_KEY, csrf_ok, home_endpoint, page, web
 from .i18n import LANG_KEY, LANGUAGES, gettext
 
-__all__ = ["WEB_CLIENT_ID", "current_actor", "ensure_web_client", "init_app"]
+__all__ = ["WEB_CLIENT_ID", "current_actor", "ensure_web_client", "init_app", "page_actor"]
 
 WEB_CLIENT_ID = "broker-web"  # the pages' OAuth client (public: PKCE, no secret)
 WEB_CLIENT_NAME = "MultiTeam-broker (webpagina's)"
@@ -259,6 +259,14 @@ def home() -> Response:
 def _validator() -> BrokerTokenValidator:
     validator: BrokerTokenValidator = current_app.extensions["broker.web.validator"]
     return validator
+
+
+def page_actor() -> Actor:
+    """The logged-in person of a page request (the blueprint sends everyone else to the
+    login before a page runs)."""
+    actor = current_actor()
+    assert actor is not None
+    return actor
 
 
 def current_actor() -> Actor | None:

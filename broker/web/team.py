@@ -40,7 +40,7 @@ from .cases import (
 from .coordinator import CaseForm
 from .forms import iso_date
 from .i18n import gettext
-from .session import current_actor
+from .session import page_actor
 
 __all__ = ["PLAN_LABELS", "PlanForm", "texts"]
 
@@ -70,22 +70,33 @@ REFUSAL_EVENTS.update(
 )
 
 
-def _require_case_role() -> None:
-    actor = current_actor()
-    assert actor is not None  # the blueprint sends everyone else to the login
-    require_case_role(actor)
+def _case_and_purpose(case_id: str) -> tuple[str, str | None]:
+    """A case page's case id (404 for a malformed one) and the purpose asked, for a person
+    with a role that works on cases (403 for anyone else)."""
+    require_case_role(page_actor())
+    return known_case_id(case_id), request.args.get("purpose")
 
 
 def _choose_purpose(case_id: str, endpoint: str, views: frozenset[View] | None) -> Response:
     """The purpose choice before a page of the case opens (doelbinding)."""
-    actor = current_actor()
-    assert actor is not None
     return page(
         "web/purpose.html",
-        purposes=case_purposes(actor, views),
+        purposes=case_purposes(page_actor(), views),
         case_id=case_id,
         action=url_for(endpoint, case_id=case_id),
     )
+
+
+def _plan_or_none(ctx: Context, case_id: str, version: int | None) -> dict[str, Any] | None:
+    """The plan (newest, or the version asked); None when the case has none yet — for the case
+    team, which may see the case, and audited as not found. An unknown version is refused."""
+    try:
+        return read_plan(db_session(), runtime(), ctx, case_id, version)
+    except Problem as problem:
+        if problem.code != "plan_not_found" or version is not None:
+            raise
+        audit_shown(problem)
+        return None
 
 
 # ── the plan of approach ────────────────────────────────────────────────────────────────────
@@ -96,23 +107,14 @@ _CASE_VIEW = frozenset({View.CASE})
 @web.get("/cases/<case_id>/plan")
 def plan(case_id: str) -> Response:
     """The plan of approach, newest version or ?version=N, for the case team."""
-    _require_case_role()
-    case_id = known_case_id(case_id)
-    purpose = request.args.get("purpose")
+    case_id, purpose = _case_and_purpose(case_id)
     if not purpose:
         return _choose_purpose(case_id, "web.plan", _CASE_VIEW)
     ctx = web_context(purpose)
     raw = request.args.get("version")
     if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= 1_000_000):
         raise Problem(400, "bad_parameter", "version must be a whole number from 1.")
-    try:
-        shown = read_plan(db_session(), runtime(), ctx, case_id, int(raw) if raw else None)
-    except Problem as problem:
-        if problem.code != "plan_not_found" or raw is not None:
-            raise
-        # the case team may see the case, which has no plan yet: say so, audited as not found
-        audit_shown(problem)
-        shown = None
+    shown = _plan_or_none(ctx, case_id, int(raw) if raw else None)
     return page(
         "web/plan.html",
         200 if shown is not None else 404,
@@ -232,19 +234,11 @@ def _plan_page(
 @web.get("/cases/<case_id>/plan/edit")
 def plan_form(case_id: str) -> Response:
     """The form for the next version of the plan, filled in with the newest."""
-    _require_case_role()
-    case_id = known_case_id(case_id)
-    purpose = request.args.get("purpose")
+    case_id, purpose = _case_and_purpose(case_id)
     if not purpose:
         return _choose_purpose(case_id, "web.plan_form", _CASE_VIEW)
     ctx = web_context(purpose)
-    try:
-        newest = read_plan(db_session(), runtime(), ctx, case_id, None)
-    except Problem as problem:
-        if problem.code != "plan_not_found":
-            raise
-        newest = None
-        audit_shown(problem)  # the case team's look found no plan yet
+    newest = _plan_or_none(ctx, case_id, None)
     rights = plan_rights(db_session(), runtime(), ctx, case_id)
     if not rights.may_write:
         raise Problem(
@@ -260,8 +254,7 @@ def plan_form(case_id: str) -> Response:
 @web.post("/cases/<case_id>/plan/edit")
 def plan_submit(case_id: str) -> Response:
     """Save the next version of the plan; problems beside their inputs, nothing saved."""
-    _require_case_role()
-    case_id = known_case_id(case_id)
+    case_id, _ = _case_and_purpose(case_id)
     purpose = request.form.get("purpose") or "casusoverleg"
     ctx = web_context(purpose)
     form = PlanForm.read((), request.form)
@@ -300,9 +293,7 @@ def plan_submit(case_id: str) -> Response:
 @web.get("/cases/<case_id>/history")
 def history(case_id: str) -> Response:
     """Who decided what about the case, when and why."""
-    _require_case_role()
-    case_id = known_case_id(case_id)
-    purpose = request.args.get("purpose")
+    case_id, purpose = _case_and_purpose(case_id)
     if not purpose:
         return _choose_purpose(case_id, "web.history", None)
     ctx = web_context(purpose)
@@ -314,9 +305,8 @@ def history(case_id: str) -> Response:
 
 
 def _person_context() -> Context:
-    _require_case_role()
-    actor = current_actor()
-    assert actor is not None
+    actor = page_actor()
+    require_case_role(actor)
     g.purpose = None
     return Context(actor, request_id(), source_address())
 
