@@ -554,6 +554,33 @@ def triage_queue(
 # ── tracks, the case director, closing ──────────────────────────────────────────────────────
 
 
+def _add_step(
+    session: Session,
+    case: Case,
+    kind: str,
+    reason: str,
+    by_person_id: int | None,
+    at: dt.datetime,
+    *,
+    from_track: str | None = None,
+    case_director_id: int | None = None,
+) -> None:
+    """Add a step to the case's history, to its current track (from `from_track`, else from
+    the same track)."""
+    session.add(
+        TrackChange(
+            case_id=case.id,
+            kind=kind,
+            from_track=from_track or case.track,
+            to_track=case.track,
+            case_director_id=case_director_id,
+            reason=reason,
+            decided_by_id=by_person_id,
+            decided_at=at,
+        )
+    )
+
+
 def _case_entry(
     rt: Runtime, ctx: Context, case: Case, subject: str, event: str, action: str, **kw: Any
 ) -> AuditEntry:
@@ -622,17 +649,15 @@ def assign_track(
             case.case_director_id, cleared = None, True
     case.track = track
     case.updated_at = now
-    session.add(
-        TrackChange(
-            case_id=case.id,
-            kind="track" if track != previous else "director",
-            from_track=previous,
-            to_track=track,
-            case_director_id=named.id if named else None,
-            reason=doc["reason"].strip(),
-            decided_by_id=actor.person_id,
-            decided_at=now,
-        )
+    _add_step(
+        session,
+        case,
+        "track" if track != previous else "director",
+        doc["reason"].strip(),
+        actor.person_id,
+        now,
+        from_track=previous,
+        case_director_id=named.id if named else None,
     )
     added = set(c.tracks[track].case_team) - set(c.tracks[previous].case_team)
     notified = _notify(session, rt, case, actor.person_id, added, named, now)
@@ -691,17 +716,14 @@ def name_case_director(
     now = utcnow()
     case.case_director_id = named.id
     case.updated_at = now
-    session.add(
-        TrackChange(
-            case_id=case.id,
-            kind="director",
-            from_track=case.track,
-            to_track=case.track,
-            case_director_id=named.id,
-            reason=doc["reason"].strip(),
-            decided_by_id=actor.person_id,
-            decided_at=now,
-        )
+    _add_step(
+        session,
+        case,
+        "director",
+        doc["reason"].strip(),
+        actor.person_id,
+        now,
+        case_director_id=named.id,
     )
     notified = _notify(session, rt, case, actor.person_id, set(), named, now)
     session.flush()
@@ -738,16 +760,13 @@ def record_close(
     case.close_reason = reason_code
     case.closed_by_id = by_person_id
     case.updated_at = now
-    session.add(
-        TrackChange(
-            case_id=case.id,
-            kind="close",
-            from_track=case.track,
-            to_track=case.track,
-            reason=note or CLOSE_REASONS.get(reason_code, reason_code),
-            decided_by_id=by_person_id,
-            decided_at=now,
-        )
+    _add_step(
+        session,
+        case,
+        "close",
+        note or CLOSE_REASONS.get(reason_code, reason_code),
+        by_person_id,
+        now,
     )
 
 
