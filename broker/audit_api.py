@@ -7,14 +7,12 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from audit import (
     ACTIONS,
     OUTCOMES,
     AuditEntryError,
     AuditQuery,
-    checkpoint_to_json,
     looks_like_bsn,
 )
 
@@ -25,9 +23,11 @@ from .privacy import (
     AMSTERDAM,
     access_report,
     anomalies,
-    make_checkpoint,
+    checkpoint_dict,
+    checkpoint_now,
     public_key_pem,
     query_audit,
+    verification_entry,
     verify_log,
 )
 from .problems import Problem
@@ -139,17 +139,7 @@ def audit_verify() -> Response:
     session.rollback()  # end the request's transaction: on SQLite it holds the write lock
     with read_session() as reader:
         result = verify_log(reader, rt, deep=request.args.get("deep") in ("1", "true"))
-    entry = ctx.entry(
-        "audit.verify",
-        "execute",
-        "success",
-        detail={
-            "intact": result.is_intact,
-            "first_bad_seq": result.first_bad_seq,
-            "records": result.records_checked,
-        },
-    )
-    audit_and_commit(session, rt, [entry])
+    audit_and_commit(session, rt, [verification_entry(ctx, result)])
     return jsonify(result.as_dict())
 
 
@@ -162,13 +152,8 @@ def audit_checkpoints() -> Response:
     kept = rt.audit.checkpoints(session)
     entry = ctx.entry("audit.checkpoints", "read", "success", detail={"count": len(kept)})
     audit_and_commit(session, rt, [entry])
-    import json
-
     return jsonify(
-        {
-            "public_key": public_key_pem(rt),
-            "checkpoints": [json.loads(checkpoint_to_json(c)) for c in kept],
-        }
+        {"public_key": public_key_pem(rt), "checkpoints": [checkpoint_dict(c) for c in kept]}
     )
 
 
@@ -176,18 +161,8 @@ def audit_checkpoints() -> Response:
 def audit_checkpoint_now() -> tuple[Response, int]:
     """Sign a checkpoint of the current head now."""
     ctx = _context("toezicht")
-    rt = runtime()
-    session = db_session()
-    try:
-        checkpoint = make_checkpoint(session, rt)
-    except SQLAlchemyError:
-        session.rollback()
-        raise Problem(503, "audit_unavailable", "The checkpoint could not be made.") from None
-    entry = ctx.entry("audit.checkpoint", "create", "success", detail={"seq": checkpoint.seq})
-    audit_and_commit(session, rt, [entry])
-    import json
-
-    return jsonify(json.loads(checkpoint_to_json(checkpoint))), 201
+    checkpoint = checkpoint_now(db_session(), runtime(), ctx)
+    return jsonify(checkpoint_dict(checkpoint)), 201
 
 
 @privacy.get("/audit/anomalies")

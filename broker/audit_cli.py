@@ -12,7 +12,14 @@ from flask.cli import with_appcontext
 
 from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, load_public_key_file
 
-from .privacy import export_lines, make_checkpoint, public_key_pem, purge_audit, verify_export
+from .privacy import (
+    export_lines,
+    make_checkpoint,
+    public_key_pem,
+    purge_audit,
+    verification_entry,
+    verify_export,
+)
 from .privacy import verify_log as verify_stored
 from .retention import purge_cases
 from .runtime import read_session, runtime, transaction
@@ -55,18 +62,7 @@ def verify_command(checkpoint_files: tuple[Path, ...], deep: bool) -> None:
             reader, rt, deep=deep, checkpoints=kept + outside if outside else None
         )
     with transaction() as session:
-        entry = _OPERATOR.entry(
-            "audit.verify",
-            "execute",
-            "success",
-            detail={
-                "intact": result.is_intact,
-                "first_bad_seq": result.first_bad_seq,
-                "records": result.records_checked,
-                "cli": True,
-            },
-        )
-        audit_and_commit(session, rt, [entry])
+        audit_and_commit(session, rt, [verification_entry(_OPERATOR, result, cli=True)])
     _report(result.as_dict())
     if not result.is_intact:
         click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.description}", err=True)

@@ -11,9 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from audit import (
+    AuditEntry,
     AuditQuery,
     AuditRecord,
     AuditRecordRow,
@@ -31,17 +33,21 @@ from audit.store import verify_store
 
 from .identity import subject_key
 from .models import Case, FieldValue, Signal, YoungPerson, utcnow
+from .problems import Problem
 from .runtime import Runtime
 from .services import Context, audit_and_commit
 
 __all__ = [
     "access_report",
     "anomalies",
+    "checkpoint_dict",
+    "checkpoint_now",
     "export_lines",
     "make_checkpoint",
     "purge_audit",
     "query_audit",
     "record_dict",
+    "verification_entry",
     "verify_export",
     "verify_log",
 ]
@@ -141,6 +147,40 @@ def make_checkpoint(session: Session, rt: Runtime) -> Checkpoint:
     checkpoint = sign_checkpoint(rt.checkpoint_key, head.seq, head.hash)
     rt.audit.add_checkpoint(session, checkpoint)
     return checkpoint
+
+
+def checkpoint_now(session: Session, rt: Runtime, ctx: Context) -> Checkpoint:
+    """Sign a checkpoint of the head now, audited and committed (503 when it cannot be
+    made)."""
+    try:
+        made = make_checkpoint(session, rt)
+    except SQLAlchemyError:
+        session.rollback()
+        raise Problem(503, "audit_unavailable", "The checkpoint could not be made.") from None
+    entry = ctx.entry("audit.checkpoint", "create", "success", detail={"seq": made.seq})
+    audit_and_commit(session, rt, [entry])
+    return made
+
+
+def checkpoint_dict(checkpoint: Checkpoint) -> dict[str, Any]:
+    """A checkpoint as the JSON object it is kept and exported as."""
+    found: dict[str, Any] = json.loads(checkpoint_to_json(checkpoint))
+    return found
+
+
+def verification_entry(ctx: Context, result: Verification, **detail: Any) -> AuditEntry:
+    """The audit entry of a verification of the chain: what it found (never a record)."""
+    return ctx.entry(
+        "audit.verify",
+        "execute",
+        "success",
+        detail={
+            "intact": result.is_intact,
+            "first_bad_seq": result.first_bad_seq,
+            "records": result.records_checked,
+            **detail,
+        },
+    )
 
 
 def public_key_pem(rt: Runtime) -> str:
@@ -379,9 +419,7 @@ def export_lines(
     yield json.dumps(header)
     for c in checkpoints:
         if c.seq <= last:
-            yield json.dumps(
-                {"type": "checkpoint", "checkpoint": json.loads(checkpoint_to_json(c))}
-            )
+            yield json.dumps({"type": "checkpoint", "checkpoint": checkpoint_dict(c)})
     for link in rt.audit.links(session, since_seq=start, until_seq=last):
         yield json.dumps(
             {

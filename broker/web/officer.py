@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 import yaml
 from flask import current_app, flash, g, redirect, request, url_for
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 import policies
@@ -31,8 +30,9 @@ from ..privacy import (
     AMSTERDAM,
     access_report,
     anomalies,
-    make_checkpoint,
+    checkpoint_now,
     query_audit,
+    verification_entry,
     verify_log,
 )
 from ..problems import Problem
@@ -255,34 +255,14 @@ def chain() -> Response:
     with read_session() as reader:
         result = verify_log(reader, rt, deep=deep)
         kept = rt.audit.checkpoints(reader)
-    entry = ctx.entry(
-        "audit.verify",
-        "execute",
-        "success",
-        detail={
-            "intact": result.is_intact,
-            "first_bad_seq": result.first_bad_seq,
-            "records": result.records_checked,
-            "deep": deep,
-        },
-    )
-    audit_and_commit(session, rt, [entry])
+    audit_and_commit(session, rt, [verification_entry(ctx, result, deep=deep)])
     return page("web/chain.html", result=result, checkpoints=list(reversed(kept[-20:])), deep=deep)
 
 
 @web.post("/privacy/chain/checkpoint")
 def checkpoint() -> Response:
     """Sign a checkpoint of the chain's head now."""
-    ctx = _officer()
-    rt = runtime()
-    session = db_session()
-    try:
-        made = make_checkpoint(session, rt)
-    except SQLAlchemyError:
-        session.rollback()
-        raise Problem(503, "audit_unavailable", "The checkpoint could not be made.") from None
-    entry = ctx.entry("audit.checkpoint", "create", "success", detail={"seq": made.seq})
-    audit_and_commit(session, rt, [entry])
+    made = checkpoint_now(db_session(), runtime(), _officer())
     flash(gettext("Checkpoint gemaakt bij volgnummer {seq}.", seq=made.seq))
     return redirect(url_for("web.chain"), 303)
 
