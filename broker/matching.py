@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -62,13 +62,16 @@ def match_key(secret: bytes, kind: str, values: Mapping[str, Any]) -> str | None
 
 
 def refresh_match_keys(
-    session: Session, subject_secret: bytes, case_id: str, supplied: Mapping[str, Any]
+    session: Session, subject_secret: bytes, case_id: str, changed: Iterable[str]
 ) -> None:
-    """After values were supplied to a case: its match keys for the kinds they touch, from the
-    case's current values (a new address replaces the old key). Call inside the transaction."""
-    kinds = [k for k, names in MATCHED_FIELDS.items() if any(n in supplied for n in names)]
+    """After fields of a case changed (values supplied, corrected or deleted): its match keys
+    for the kinds they touch, from the case's current values (a new address replaces the old
+    key, a deleted one takes its key along). Call inside the transaction, after the change."""
+    touched = set(changed)
+    kinds = [k for k, names in MATCHED_FIELDS.items() if touched.intersection(names)]
     if not kinds:
         return
+    session.flush()
     names = sorted({n for k in kinds for n in MATCHED_FIELDS[k]})
     current: dict[str, Any] = {}
     for name, value in session.execute(
@@ -81,7 +84,6 @@ def refresh_match_keys(
         .order_by(FieldValue.id)
     ):
         current[name] = value
-    current.update({k: v for k, v in supplied.items() if k in names})
     secret = match_secret(subject_secret)
     for kind in kinds:
         key = match_key(secret, kind, current)

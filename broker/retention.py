@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from .casework import record_close
 from .identity import parse_date
-from .matching import MATCHED_FIELDS, refresh_match_keys
+from .matching import refresh_match_keys
 from .models import (
     Case,
     FieldValue,
@@ -72,7 +72,6 @@ PURGED_REASON = "(verwijderd: bewaartermijn verstreken)"
 UNTRIAGED_NOTE = "Niet getrieerd binnen de bewaartermijn; signalen verwijderd"
 # any constant: the key of the advisory lock that serialises purge runs on PostgreSQL
 _LOCK_KEY = 0x6D74_7075_7267_6501
-_MATCHED = frozenset(name for names in MATCHED_FIELDS.values() for name in names)
 
 When = TypeVar("When", dt.date, dt.datetime)
 
@@ -214,20 +213,7 @@ def _delete_signals(session: Session, rt: Runtime, case_id: str, signal_ids: lis
     )
     deleted = session.execute(delete(FieldValue).where(FieldValue.signal_id.in_(signal_ids)))
     session.execute(delete(Signal).where(Signal.id.in_(signal_ids)))
-    matched = sorted(names & _MATCHED)
-    if matched:
-        left: dict[str, Any] = {}
-        for name, value in session.execute(
-            select(FieldValue.field, FieldValue.value)
-            .where(
-                FieldValue.case_id == case_id,
-                FieldValue.field.in_(matched),
-                FieldValue.superseded_at.is_(None),
-            )
-            .order_by(FieldValue.id)
-        ):
-            left[name] = value
-        refresh_match_keys(session, rt.subject_secret, case_id, {n: left.get(n) for n in matched})
+    refresh_match_keys(session, rt.subject_secret, case_id, names)
     return int(getattr(deleted, "rowcount", 0) or 0)
 
 

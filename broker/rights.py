@@ -31,7 +31,7 @@ import policies
 
 from .auth import Actor
 from .identity import subject_key
-from .matching import MATCHED_FIELDS, refresh_match_keys
+from .matching import refresh_match_keys
 from .models import (
     Case,
     FieldValue,
@@ -66,7 +66,6 @@ DELETION_BASIS = "AVG art. 17 (gegevenswissing); Wpg art. 28"
 OBJECTION_BASIS = policies.OBJECTION_LEGAL_BASIS
 MAX_REASON = 2000
 MAX_TARGETS = 64
-_MATCHED = frozenset(name for names in MATCHED_FIELDS.values() for name in names)
 
 
 # ── input checks ────────────────────────────────────────────────────────────────────────────
@@ -115,22 +114,6 @@ def _officer(ctx: Context) -> Actor:
 def _basis(rt: Runtime, ctx: Context) -> str | None:
     purpose = rt.convenant.purposes.get(ctx.purpose or "")
     return purpose.legal_basis if purpose else None
-
-
-def _current_sources(session: Session, case_id: str, names: Iterable[str]) -> dict[str, Any]:
-    """The newest current value of each of `names` on the case (absent: no value)."""
-    out: dict[str, Any] = {}
-    for name, value in session.execute(
-        select(FieldValue.field, FieldValue.value)
-        .where(
-            FieldValue.case_id == case_id,
-            FieldValue.field.in_(sorted(set(names))),
-            FieldValue.superseded_at.is_(None),
-        )
-        .order_by(FieldValue.id)
-    ):
-        out[name] = value
-    return out
 
 
 # ── corrections ─────────────────────────────────────────────────────────────────────────────
@@ -218,8 +201,7 @@ def correct_value(session: Session, rt: Runtime, ctx: Context, body: Any) -> dic
         )
     )
     session.flush()
-    if name in _MATCHED:
-        refresh_match_keys(session, rt.subject_secret, case.id, {name: value})
+    refresh_match_keys(session, rt.subject_secret, case.id, [name])
     case.updated_at = now
     entry = ctx.entry(
         "subject.correction",
@@ -295,12 +277,7 @@ def delete_signal(
         )
     )
     session.flush()
-    matched = names & _MATCHED
-    if matched:
-        left = _current_sources(session, case.id, matched)
-        refresh_match_keys(
-            session, rt.subject_secret, case.id, {n: left.get(n) for n in sorted(matched)}
-        )
+    refresh_match_keys(session, rt.subject_secret, case.id, names)
     case.updated_at = now
     entry = ctx.entry(
         "signal.delete",

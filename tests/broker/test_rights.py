@@ -510,3 +510,33 @@ def test_objections_honour_the_fallback_identity(api: Api) -> None:
     named = [identity[k] for k in ("surname", "given_names", "birth_date", "postcode")]
     assert all(v not in listed.get_data(as_text=True) for v in named)
     assert listed.json["items"][0]["in_force"] is True
+
+
+def _matches(api: Api, case_id: str) -> set[str]:
+    """The kinds of match the triage queue shows for a case."""
+    queue = api.client.get("/api/v1/triage", headers=api.headers("mulder")).json
+    return {m["kind"] for i in queue["items"] if i["case_id"] == case_id for m in i["matches"]}
+
+
+def test_corrections_and_deletions_refresh_the_match_keys(api: Api) -> None:
+    """A corrected address no longer matches the other case at the old one; a deleted signal
+    takes the match on its parent's name along."""
+    address = {"postcode": "8924 AB", "house_number": "12"}
+    first = api.signal("jansen", {"bsn": "321146487"}, {"surname": "Kramer", **address})
+    second = api.signal("jansen", {"bsn": "123456782"}, {"surname": "Kramer", **address})
+    assert first.status_code == second.status_code == 201
+    case_id = first.json["case_id"]
+    assert _matches(api, case_id) == {"address"}
+    corrected = correct(api, "321146487", "postcode", "8925 AB")
+    assert corrected.status_code == 201, corrected.get_data(as_text=True)
+    assert _matches(api, case_id) == set()
+    parent = api.signal("devries", {"bsn": "321146487"}, {"guardian_name": "J. Kramer"})
+    other = api.signal("jansen", {"bsn": "123456782"}, {"guardian_name": "J. Kramer"})
+    assert parent.status_code == other.status_code == 201
+    assert _matches(api, case_id) == {"parent", "second_party"}
+    deleted = api.client.delete(
+        f"/api/v1/signals/{parent.json['signal_id']}?reason=Onterecht",
+        headers=api.headers(OFFICER),
+    )
+    assert deleted.status_code == 200, deleted.get_data(as_text=True)
+    assert _matches(api, case_id) == set()
