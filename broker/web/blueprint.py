@@ -3,7 +3,8 @@ headers, refusals rendered as pages (and audited), and the template helpers.
 
 Pages of another role plug in the same way the case worker's and the privacy officer's do:
 routes on `web`, `register_nav(...)` for their menu items, `register_home(...)` for the page a
-role starts on, and `REFUSAL_EVENTS` for the audit event a refused request stands for.
+role starts on, and `REFUSAL_EVENTS` for the audit event a refused request stands for. A page
+that shows a refusal itself (a form with its problems) audits it with `audit_shown`.
 """
 
 from __future__ import annotations
