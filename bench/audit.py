@@ -72,8 +72,8 @@ from audit import (
     verify,
     verify_store,
 )
-from broker.db import make_engine, session_factory
-from broker.identity import is_valid_bsn, subject_key
+from broker.identity.subjects import is_valid_bsn, subject_key
+from broker.storage.db import make_engine, session_factory
 
 __all__ = [
     "FULL",

@@ -17,8 +17,8 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import Engine, String, func, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from broker.db import make_engine, session_factory
-from broker.models import FieldValue, UTCDateTime, utcnow
+from broker.storage.db import make_engine, session_factory
+from broker.storage.models import FieldValue, UTCDateTime, utcnow
 
 __all__ = ["BaselineBase", "BaselineView", "count_views", "create_app", "create_schema"]
 

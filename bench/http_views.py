@@ -44,11 +44,11 @@ from audit import AuditHeadRow, AuditRecordRow
 from bench import baseline_app
 from bench.baseline_app import count_views, create_schema
 from broker import create_app
-from broker.commands import init_database, issue_token
-from broker.db import make_engine
-from broker.demo import DEMO_ACCOUNTS, load_demo
-from broker.identity import is_valid_bsn
-from broker.models import Case
+from broker.cli.demo import DEMO_ACCOUNTS, load_demo
+from broker.cli.service import init_database, issue_token
+from broker.identity.subjects import is_valid_bsn
+from broker.storage.db import make_engine
+from broker.storage.models import Case
 
 __all__ = [
     "FULL",

@@ -9,14 +9,17 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, commands, oauth, observability, problems, runtime, web
-from .api import api, health
-from .audit_api import privacy
-from .casework_api import casework
-from .convenant_cli import default_convenant_path
-from .keys import instance_secret
-from .rights_api import rights
-from .stats_api import stats
+from broker import web
+from broker.api.cases import api, health
+from broker.api.casework import casework
+from broker.api.privacy import privacy
+from broker.api.rights import rights
+from broker.api.stats import stats
+from broker.cli import service as commands
+from broker.cli.convenant import default_convenant_path
+from broker.core import auth, observability, problems, runtime
+from broker.identity.keys import instance_secret
+from broker.oauth import server as oauth
 
 __all__ = ["create_app"]
 
@@ -88,4 +91,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     oauth.init_app(app)
     web.init_app(app)
     commands.init_app(app)
+    # how `broker serve` builds each gunicorn worker's own app (no shared connections)
+    app.extensions["broker.factory"] = lambda: create_app(config)
     return app

@@ -340,7 +340,7 @@ def suppression_grids(
 ) -> Any:
     """A cross table of 1–4 rows by 1–4 columns with row, column and grand totals (SUM
     relations): the classic shape in which one withheld cell needs three more."""
-    from broker.suppression import Relation, RelationKind, Table
+    from broker.figures.suppression import Relation, RelationKind, Table
 
     rows = draw(st.integers(min_value=1, max_value=4))
     cols = draw(st.integers(min_value=1, max_value=4))
@@ -378,7 +378,7 @@ def stats_populations(draw: st.DrawFn, max_cases: int = 24) -> Any:
     """A request for January–March 2026 (by month or by quarter) and the histories of up to
     `max_cases` cases of fewer young people: opened before or in the range, through random
     tracks, some closed, some never triaged."""
-    from broker.stats import AMSTERDAM, CaseHistory, StatsRequest
+    from broker.figures.stats import AMSTERDAM, CaseHistory, StatsRequest
 
     by = draw(st.sampled_from(["month", "quarter"]))
     last_month = draw(st.integers(min_value=1, max_value=3))

@@ -29,13 +29,13 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from audit import AuditError
+from broker.casework.services import Context
+from broker.core.auth import request_id, source_address
+from broker.core.observability import audit_apart
+from broker.core.problems import Problem
+from broker.core.runtime import runtime
+from broker.privacy.audit_log import AMSTERDAM
 
-from ..auth import request_id, source_address
-from ..observability import audit_apart
-from ..privacy import AMSTERDAM
-from ..problems import Problem
-from ..runtime import runtime
-from ..services import Context
 from .i18n import (
     BADGE_LABELS,
     CHANGE_KINDS,

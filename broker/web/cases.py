@@ -15,12 +15,12 @@ from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 import policies
+from broker.casework.services import Context, case_view, list_cases, submit_signal
+from broker.core.auth import Actor, choose_role, request_id, source_address
+from broker.core.limits import ViewLimits
+from broker.core.problems import Problem
+from broker.core.runtime import db_session, runtime
 
-from ..auth import Actor, choose_role, request_id, source_address
-from ..limits import ViewLimits
-from ..problems import Problem
-from ..runtime import db_session, runtime
-from ..services import Context, case_view, list_cases, submit_signal
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .forms import SignalForm
 from .session import page_actor

@@ -19,7 +19,7 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from ..casework import (
+from broker.casework.coordination import (
     CLOSE_REASONS,
     assign_track,
     case_history,
@@ -28,9 +28,10 @@ from ..casework import (
     name_case_director,
     triage_queue,
 )
-from ..problems import Problem
-from ..runtime import db_session, runtime
-from ..services import Context
+from broker.casework.services import Context
+from broker.core.problems import Problem
+from broker.core.runtime import db_session, runtime
+
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .cases import known_case_id, page_number, web_context
 from .forms import FormField

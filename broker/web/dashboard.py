@@ -23,12 +23,11 @@ from flask import current_app, request
 from werkzeug.wrappers import Response
 
 import policies
-
-from ..models import utcnow
-from ..problems import Problem
-from ..runtime import db_session, runtime
-from ..services import Context
-from ..stats import (
+from broker.api.stats import coordinator_context
+from broker.casework.services import Context
+from broker.core.problems import Problem
+from broker.core.runtime import db_session, runtime
+from broker.figures.stats import (
     AMSTERDAM,
     FIRST_YEAR,
     LAST_YEAR,
@@ -41,8 +40,9 @@ from ..stats import (
     parse_request,
     stats_report,
 )
-from ..stats_api import coordinator_context
-from ..suppression import PROTECTIVE_MARK, small_mark
+from broker.figures.suppression import PROTECTIVE_MARK, small_mark
+from broker.storage.models import utcnow
+
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_nav, web
 from .i18n import gettext, language
 from .session import page_actor

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import policies
+from broker.identity.subjects import FALLBACK_IDENTITY
 from policies import FieldType
 
-from ..identity import FALLBACK_IDENTITY
 from .i18n import field_problem, gettext
 
 __all__ = ["FormField", "SignalForm", "iso_date"]

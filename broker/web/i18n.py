@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import has_request_context, session
 
-from ..problems import Problem
+from broker.core.problems import Problem
 
 __all__ = [
     "BADGE_LABELS",

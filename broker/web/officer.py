@@ -22,11 +22,12 @@ from werkzeug.wrappers import Response
 
 import policies
 from audit import ACTIONS, OUTCOMES, AuditQuery, looks_like_bsn
-from policies.report import Change, coverage_csv, diff
-
-from ..auth import Actor, choose_role, request_id, source_address
-from ..identity import is_valid_bsn, subject_key
-from ..privacy import (
+from broker.casework.services import Context, audit_and_commit
+from broker.core.auth import Actor, choose_role, request_id, source_address
+from broker.core.problems import Problem
+from broker.core.runtime import db_session, read_session, runtime
+from broker.identity.subjects import is_valid_bsn, subject_key
+from broker.privacy.audit_log import (
     AMSTERDAM,
     access_report,
     anomalies,
@@ -35,9 +36,8 @@ from ..privacy import (
     verification_entry,
     verify_log,
 )
-from ..problems import Problem
-from ..runtime import db_session, read_session, runtime
-from ..services import Context, audit_and_commit
+from policies.report import Change, coverage_csv, diff
+
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .i18n import OUTCOME_LABELS, gettext
 from .session import page_actor

@@ -32,13 +32,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
-from ..accounts import AccountError, add_client, find_client
-from ..auth import Actor, BrokerTokenValidator, request_id, source_address
-from ..oauth import token as token_endpoint
-from ..observability import audit_apart
-from ..problems import Problem
-from ..runtime import Runtime, db_session, runtime, transaction
-from ..services import Context
+from broker.casework.services import Context
+from broker.core.auth import Actor, BrokerTokenValidator, request_id, source_address
+from broker.core.observability import audit_apart
+from broker.core.problems import Problem
+from broker.core.runtime import Runtime, db_session, runtime, transaction
+from broker.identity.accounts import AccountError, add_client, find_client
+from broker.oauth.server import token as token_endpoint
+
 from .blueprint import CSRF_KEY, csrf_ok, home_endpoint, page, web
 from .i18n import LANG_KEY, LANGUAGES, gettext
 

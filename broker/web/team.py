@@ -14,10 +14,7 @@ from typing import Any
 from flask import flash, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from policies import View
-
-from ..auth import request_id, source_address
-from ..casework import (
+from broker.casework.coordination import (
     case_history,
     list_notifications,
     mark_notification_read,
@@ -25,9 +22,12 @@ from ..casework import (
     read_plan,
     write_plan,
 )
-from ..problems import Problem
-from ..runtime import db_session, runtime
-from ..services import Context
+from broker.casework.services import Context
+from broker.core.auth import request_id, source_address
+from broker.core.problems import Problem
+from broker.core.runtime import db_session, runtime
+from policies import View
+
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_nav, web
 from .cases import (
     CASE_ROLES,

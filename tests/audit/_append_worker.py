@@ -13,7 +13,7 @@ import sys
 import threading
 
 from audit import AuditEntry, SqlAuditStore
-from broker.db import make_engine, session_factory
+from broker.storage.db import make_engine, session_factory
 
 
 def run(url: str, threads: int, per_thread: int, worker: int) -> dict[str, list[object]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from audit import SqlAuditStore, create_schema, verify_store
-from broker.db import session_factory
+from broker.storage.db import session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = "tests.audit._append_worker"

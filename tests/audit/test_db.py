@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from broker.db import begin_writing, make_engine, reading_first, session_factory
+from broker.storage.db import begin_writing, make_engine, reading_first, session_factory
 
 
 def test_sqlite_connections_are_durable_and_strict(tmp_path: Path) -> None:

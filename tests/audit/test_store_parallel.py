@@ -34,7 +34,7 @@ from audit import (
     sign_checkpoint,
     verify_store,
 )
-from broker.db import make_engine, session_factory
+from broker.storage.db import make_engine, session_factory
 
 N = 37  # records: 8 stretches of 4 or 5 for two workers
 WORKERS = 2

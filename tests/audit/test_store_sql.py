@@ -27,7 +27,7 @@ from audit import (
     sign_checkpoint,
     verify_store,
 )
-from broker.db import make_engine, session_factory
+from broker.storage.db import make_engine, session_factory
 
 T0 = datetime(2026, 2, 2, 8, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from audit import SqlAuditStore, create_schema, generate_signing_key, verify_store
 from bench import audit as bench
-from broker.db import session_factory
+from broker.storage.db import session_factory
 
 TINY = [
     *("--quick", "--records", "2000", "--queries", "20", "--appends", "20", "--batches", "2"),

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from broker.models import (
+from broker.core.runtime import runtime
+from broker.storage.models import (
     Case,
     FieldValue,
     MatchKey,
@@ -19,7 +20,6 @@ from broker.models import (
     TrackChange,
     YoungPerson,
 )
-from broker.runtime import runtime
 from tests.broker.conftest import Api
 
 # The tables a request about a case may write: a refused one leaves every row as it was.

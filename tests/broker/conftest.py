@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from broker import create_app
-from broker.commands import init_database, issue_token
-from broker.demo import ensure_accounts
-from broker.runtime import runtime
+from broker.cli.demo import ensure_accounts
+from broker.cli.service import init_database, issue_token
+from broker.core.runtime import runtime
 
 
 @pytest.fixture

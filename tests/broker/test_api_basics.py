@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broker.models import Case, FieldValue, Signal
+from broker.storage.models import Case, FieldValue, Signal
 from tests.broker.conftest import Api
 
 BSN = "725763863"

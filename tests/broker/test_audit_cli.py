@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
 
-import broker
+import broker.main
 from audit import (
     GENESIS_HASH,
     chain_hash,
@@ -28,12 +28,12 @@ from audit import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from broker.audit_cli import audit_group
-from broker.cli import cli
-from broker.models import utcnow
-from broker.privacy import export_lines, purge_audit, verify_export, verify_log
-from broker.runtime import runtime
-from broker.services import Context
+from broker.casework.services import Context
+from broker.cli.audit import audit_group
+from broker.core.runtime import runtime
+from broker.main import cli
+from broker.privacy.audit_log import export_lines, purge_audit, verify_export, verify_log
+from broker.storage.models import utcnow
 from tests.broker.conftest import Api
 from tests.broker.test_privacy_api import execute, scenario_one, scenario_three, stored_body
 
@@ -236,7 +236,7 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     def no_app(*_args: Any, **_kwargs: Any) -> Flask:
         raise AssertionError("verify-export must not build the app")
 
-    monkeypatch.setattr(broker, "create_app", no_app)
+    monkeypatch.setattr(broker.main, "create_app", no_app)
     env = {
         "BROKER_DATABASE_URL": f"sqlite:///{nowhere / 'missing' / 'broker.db'}",
         "BROKER_INSTANCE_PATH": str(nowhere / "instance"),

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import structlog
 
-from broker.audit_cli import audit_group
-from broker.demo import DEMO_ACCOUNTS
-from broker.observability import configure_logging
+from broker.cli.audit import audit_group
+from broker.cli.demo import DEMO_ACCOUNTS
+from broker.core.observability import configure_logging
 from tests.broker.conftest import Api
 from tests.broker.test_privacy_api import audit_text, leaked, sentinel
 from tests.broker.test_views_matrix import (

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from broker.models import Case, Notification, TrackChange
-from broker.runtime import runtime
+from broker.core.runtime import runtime
+from broker.storage.models import Case, Notification, TrackChange
 from tests.broker.casework_support import before, get, open_case, post, refused
 from tests.broker.conftest import Api
 

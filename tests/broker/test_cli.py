@@ -11,11 +11,11 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from sqlalchemy import func, select
 
-import broker
+import broker.main
 from broker import create_app
-from broker.cli import cli
-from broker.models import Case, Person, Signal
-from broker.runtime import runtime
+from broker.core.runtime import runtime
+from broker.main import cli
+from broker.storage.models import Case, Person, Signal
 
 
 @pytest.fixture
@@ -123,12 +123,12 @@ def test_serve_help(app: Flask) -> None:
 
 
 def test_convenant_check_runs_without_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`broker convenant check` works through broker.cli.cli and never builds the app."""
+    """`broker convenant check` works through broker.main.cli and never builds the app."""
 
     def no_app(*_args: Any, **_kwargs: Any) -> Flask:
         raise AssertionError("convenant check must not build the app")
 
-    monkeypatch.setattr(broker, "create_app", no_app)
+    monkeypatch.setattr(broker.main, "create_app", no_app)
     result = CliRunner().invoke(cli, ["convenant", "check"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "sha256:" in result.output

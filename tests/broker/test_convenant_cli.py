@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from broker.cli import cli
+from broker.main import cli
 from tests.policies.helpers import DEFAULT_PATH, default_document, dump, rule_index
 
 

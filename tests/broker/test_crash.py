@@ -26,11 +26,11 @@ import pytest
 from sqlalchemy import select
 
 from broker import create_app
-from broker.commands import init_database, issue_token
-from broker.demo import load_demo
-from broker.models import Case
-from broker.privacy import verify_log
-from broker.runtime import runtime
+from broker.cli.demo import load_demo
+from broker.cli.service import init_database, issue_token
+from broker.core.runtime import runtime
+from broker.privacy.audit_log import verify_log
+from broker.storage.models import Case
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWERS = ("jansen", "devries", "mulder")  # on the case team of every demo track they view

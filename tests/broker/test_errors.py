@@ -15,8 +15,8 @@ from joserfc.jwk import ECKey
 from sqlalchemy import Engine, select, text, update
 from werkzeug.test import TestResponse
 
-from broker.models import Case, Person
-from broker.runtime import runtime, transaction
+from broker.core.runtime import runtime, transaction
+from broker.storage.models import Case, Person
 from tests.broker.casework_support import before, refused, rows
 from tests.broker.conftest import Api
 

@@ -18,11 +18,11 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from broker import create_app
-from broker.accounts import set_person_disabled
-from broker.commands import init_database
-from broker.demo import ensure_accounts
-from broker.runtime import transaction
-from broker.tokens import ExternalIssuer, ExternalIssuerConfigError, JwksSource
+from broker.cli.demo import ensure_accounts
+from broker.cli.service import init_database
+from broker.core.runtime import transaction
+from broker.identity.accounts import set_person_disabled
+from broker.identity.tokens import ExternalIssuer, ExternalIssuerConfigError, JwksSource
 from tests.broker.conftest import Api
 
 IDP = "https://login.leeuwarden.test/realms/multiteam"

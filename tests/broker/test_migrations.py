@@ -8,8 +8,8 @@ from sqlalchemy import Engine, inspect, select
 
 import audit
 from audit import AuditHeadRow
-from broker.migrate import upgrade
-from broker.models import Base
+from broker.storage.migrate import upgrade
+from broker.storage.models import Base
 
 
 def test_upgrade_matches_the_models(db_engine: Engine) -> None:

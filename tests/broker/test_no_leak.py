@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from audit import AuditRecord
-from broker.models import Case, FieldValue, Signal, YoungPerson
-from broker.observability import configure_logging
-from broker.runtime import runtime
+from broker.core.observability import configure_logging
+from broker.core.runtime import runtime
+from broker.storage.models import Case, FieldValue, Signal, YoungPerson
 from tests.broker.conftest import Api
 from tests.broker.test_views_matrix import (
     BOOLEANS,

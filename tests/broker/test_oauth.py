@@ -26,12 +26,17 @@ from joserfc.jwk import ECKey
 from werkzeug.test import TestResponse
 
 from broker import create_app
-from broker.accounts import add_client, set_client_disabled, set_password, set_person_disabled
-from broker.commands import issue_token
-from broker.keys import KeyRing
-from broker.models import utcnow
-from broker.oauth import AUTHORIZATION_CODE_TTL
-from broker.runtime import runtime, transaction
+from broker.cli.service import issue_token
+from broker.core.runtime import runtime, transaction
+from broker.identity.accounts import (
+    add_client,
+    set_client_disabled,
+    set_password,
+    set_person_disabled,
+)
+from broker.identity.keys import KeyRing
+from broker.oauth.server import AUTHORIZATION_CODE_TTL
+from broker.storage.models import utcnow
 from tests.broker.conftest import Api
 
 BSN = "321146487"
@@ -399,7 +404,7 @@ def test_an_expired_code_is_rejected(api: Api, monkeypatch: pytest.MonkeyPatch) 
     verifier, challenge = pkce()
     code = code_from(log_in(api, challenge))
     later = utcnow() + dt.timedelta(seconds=AUTHORIZATION_CODE_TTL + 1)
-    monkeypatch.setattr("broker.oauth.utcnow", lambda: later)
+    monkeypatch.setattr("broker.oauth.server.utcnow", lambda: later)
     response = exchange(api, code, verifier)
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
     assert events(api, "token.issue")[-1].detail["reason"] == "code_expired"

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 import policies
-from broker.runtime import runtime
+from broker.core.runtime import runtime
 from tests.broker.conftest import Api
 
 PUBLIC_PATHS = {

@@ -25,11 +25,11 @@ from werkzeug.test import TestResponse
 
 from audit import AuditRecord, checkpoint_from_json, load_public_key, verify_checkpoint
 from broker import create_app
-from broker.commands import init_database
-from broker.demo import DEMO_ACCOUNTS, ensure_accounts
-from broker.identity import subject_key
-from broker.privacy import verify_log
-from broker.runtime import runtime
+from broker.cli.demo import DEMO_ACCOUNTS, ensure_accounts
+from broker.cli.service import init_database
+from broker.core.runtime import runtime
+from broker.identity.subjects import subject_key
+from broker.privacy.audit_log import verify_log
 from tests.broker.conftest import Api
 from tests.broker.test_views_matrix import appears, valid_bsn
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import pytest
 
-from broker.limits import check_view_rate
-from broker.models import utcnow
-from broker.problems import Problem
-from broker.runtime import runtime
+from broker.core.limits import check_view_rate
+from broker.core.problems import Problem
+from broker.core.runtime import runtime
+from broker.storage.models import utcnow
 from tests.broker.conftest import Api
 from tests.broker.test_privacy_api import (
     Young,

@@ -15,7 +15,11 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlalchemy import select
 
-from broker.models import (
+from broker.casework.services import Context
+from broker.core.runtime import runtime
+from broker.privacy.audit_log import verify_log
+from broker.privacy.retention import PURGED_REASON, add_months, purge_cases
+from broker.storage.models import (
     Base,
     Case,
     FieldValue,
@@ -29,10 +33,6 @@ from broker.models import (
     TrackChange,
     YoungPerson,
 )
-from broker.privacy import verify_log
-from broker.retention import PURGED_REASON, add_months, purge_cases
-from broker.runtime import runtime
-from broker.services import Context
 from tests.broker.conftest import Api
 from tests.broker.test_privacy_api import OFFICER, audit_text, officer, sentinel
 from tests.broker.test_views_matrix import valid_bsn

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from broker.models import FieldValue, Objection, RightsAction, Signal
-from broker.runtime import runtime
+from broker.core.runtime import runtime
+from broker.storage.models import FieldValue, Objection, RightsAction, Signal
 from tests.broker.conftest import Api
 from tests.broker.test_privacy_api import (
     OFFICER,

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 
-from broker.models import Case, FieldValue, Signal, TrackChange, YoungPerson
-from broker.runtime import runtime
+from broker.core.runtime import runtime
+from broker.storage.models import Case, FieldValue, Signal, TrackChange, YoungPerson
 from tests.broker.conftest import Api
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broker.stats import count, table_of
-from broker.suppression import (
+from broker.figures.stats import count, table_of
+from broker.figures.suppression import (
     PROTECTIVE_MARK,
     CellId,
     Relation,

@@ -13,7 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from broker.tokens import TokenError, TokenService
+from broker.identity.tokens import TokenError, TokenService
 
 ISSUER = "https://broker.test"
 AUDIENCE = "multiteam-broker"

@@ -12,11 +12,11 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from broker.accounts import enroll_totp
-from broker.models import Person
-from broker.oauth import MAX_LOGIN_FAILURES
-from broker.runtime import transaction
-from broker.totp import code_at, matching_step, step_at
+from broker.core.runtime import transaction
+from broker.identity.accounts import enroll_totp
+from broker.identity.totp import code_at, matching_step, step_at
+from broker.oauth.server import MAX_LOGIN_FAILURES
+from broker.storage.models import Person
 from tests.broker.conftest import Api
 from tests.broker.test_oauth import (
     PASSWORD,

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from broker import create_app
-from broker.commands import init_database
-from broker.demo import ensure_accounts
-from broker.matching import match_key, match_secret
-from broker.models import MatchKey
-from broker.runtime import runtime
+from broker.casework.matching import match_key, match_secret
+from broker.cli.demo import ensure_accounts
+from broker.cli.service import init_database
+from broker.core.runtime import runtime
+from broker.storage.models import MatchKey
 from tests.broker.casework_support import before, get, open_case, refused
 from tests.broker.conftest import Api
 from tests.strategies import dutch_postcodes, house_numbers, parent_names, respelled

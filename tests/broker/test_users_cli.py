@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from broker import create_app
-from broker.models import OAuthClient, Person
-from broker.passwords import verify_password, verify_secret
-from broker.runtime import runtime, transaction
+from broker.core.runtime import runtime, transaction
+from broker.identity.passwords import verify_password, verify_secret
+from broker.storage.models import OAuthClient, Person
 from tests.broker.conftest import Api
 from tests.broker.test_oauth import bearer, client_token, events
 

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from audit import AuditEntry
-from broker.identity import subject_key
-from broker.models import Case, YoungPerson
-from broker.runtime import runtime, transaction
+from broker.core.runtime import runtime, transaction
+from broker.identity.subjects import subject_key
+from broker.storage.models import Case, YoungPerson
 from tests.web.site import (
     DEMO_BSN,
     DEMO_INCIDENTS,

@@ -16,13 +16,13 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from broker import create_app
-from broker.accounts import enroll_totp
-from broker.commands import init_database
-from broker.demo import load_demo
-from broker.models import Person
-from broker.passwords import hash_password
-from broker.runtime import transaction
-from broker.totp import code_at, step_at
+from broker.cli.demo import load_demo
+from broker.cli.service import init_database
+from broker.core.runtime import transaction
+from broker.identity.accounts import enroll_totp
+from broker.identity.passwords import hash_password
+from broker.identity.totp import code_at, step_at
+from broker.storage.models import Person
 
 PASSWORD = "Paard-Batterij-Nietje-42"
 LOGIN_USERS = ("jansen", "bakker", "devries", "smit", "mulder", "dekker")

@@ -32,7 +32,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from broker.totp import code_at, step_at
+from broker.identity.totp import code_at, step_at
 from tests.web.site import DEMO_BSN, PASSWORD, build_site
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from broker.commands import issue_token
-from broker.models import Case, Notification, Person, PlanVersion, TrackChange
-from broker.runtime import transaction
+from broker.cli.service import issue_token
+from broker.core.runtime import transaction
+from broker.storage.models import Case, Notification, Person, PlanVersion, TrackChange
 from tests.broker.casework_support import rows
 from tests.web.conftest import Site, csrf_of, text_of
 

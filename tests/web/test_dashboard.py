@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broker.commands import issue_token
-from broker.identity import is_valid_bsn
-from broker.stats import csv_text
+from broker.cli.service import issue_token
+from broker.figures.stats import csv_text
+from broker.identity.subjects import is_valid_bsn
 from broker.web.dashboard import Cell, PeriodForm, column_chart, row_chart
 from tests.broker.test_stats import case, population, young
 from tests.strategies import suppression_counts

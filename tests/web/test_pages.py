@@ -14,9 +14,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from broker.accounts import set_person_disabled
-from broker.models import FieldValue, OAuthClient, Signal
-from broker.runtime import runtime, transaction
+from broker.core.runtime import runtime, transaction
+from broker.identity.accounts import set_person_disabled
+from broker.storage.models import FieldValue, OAuthClient, Signal
 from broker.web.i18n import EN
 from broker.web.session import WEB_CLIENT_ID
 from tests.web.conftest import (

@@ -1,0 +1,43 @@
+"""gunicorn as a library: the broker's production server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+__all__ = ["serve"]
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.factory()
+
+
+def serve(
+    factory: Callable[[], Any], host: str, port: int, workers: int = 2, threads: int = 4
+) -> None:
+    """Run gunicorn with each worker building its own app with `factory` (no shared
+    connections)."""
+    _Server(
+        factory,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "accesslog": None,
+            "errorlog": "-",
+            "timeout": 60,
+            "graceful_timeout": 10,
+        },
+    ).run()
