@@ -17,9 +17,10 @@ from broker.api.rights import rights
 from broker.api.stats import stats
 from broker.cli import service as commands
 from broker.cli.convenant import default_convenant_path
-from broker.core import auth, observability, problems, runtime
 from broker.identity.keys import instance_secret
 from broker.oauth import server as oauth
+
+from .core import auth, observability, problems, runtime
 
 __all__ = ["create_app"]
 

@@ -378,7 +378,8 @@ def stats_populations(draw: st.DrawFn, max_cases: int = 24) -> Any:
     """A request for January–March 2026 (by month or by quarter) and the histories of up to
     `max_cases` cases of fewer young people: opened before or in the range, through random
     tracks, some closed, some never triaged."""
-    from broker.figures.stats import AMSTERDAM, CaseHistory, StatsRequest
+    from broker.figures.counting import CaseHistory
+    from broker.figures.periods import AMSTERDAM, StatsRequest
 
     by = draw(st.sampled_from(["month", "quarter"]))
     last_month = draw(st.integers(min_value=1, max_value=3))

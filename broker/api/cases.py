@@ -9,18 +9,13 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import text
 
 from audit import looks_like_bsn
-from broker.casework.services import (
-    Context,
-    case_view,
-    change_track,
-    explain,
-    list_cases,
-    submit_signal,
-)
-from broker.core.auth import Actor, authenticate, choose_role, request_id, source_address
+from broker.casework.services import case_view, change_track, explain, list_cases, submit_signal
+from broker.core.auth import authenticate, choose_role, request_id, source_address
+from broker.core.context import Context
 from broker.core.limits import ViewLimits
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
+from broker.identity.actors import Actor
 
 from .openapi import openapi_document
 

@@ -16,7 +16,7 @@ from broker.casework.coordination import (
     triage_queue,
     write_plan,
 )
-from broker.casework.services import Context
+from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
 

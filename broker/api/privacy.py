@@ -15,8 +15,8 @@ from audit import (
     AuditQuery,
     looks_like_bsn,
 )
-from broker.casework.services import Context, audit_and_commit
 from broker.core.auth import choose_role, request_id, source_address
+from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, read_session, runtime
 from broker.identity.subjects import is_valid_bsn, subject_key

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from broker.casework.services import Context
+from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
 from broker.identity.subjects import FALLBACK_IDENTITY

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 import policies
 from audit import AuditEntry
+from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
 from broker.core.validation import _Validator, _ValueFreeErrors
@@ -41,7 +42,7 @@ from broker.storage.models import (
 from policies import View
 
 from .restrictions import restrictions_for
-from .services import Context, _values, audit_and_commit
+from .services import _values
 
 __all__ = [
     "CLOSE_REASONS",

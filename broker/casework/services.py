@@ -7,23 +7,21 @@ commits before anything is returned: if the audit record cannot be written, noth
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import policies
-from audit import AuditEntry, AuditError
-from broker.core.auth import Actor
+from broker.core.context import Context, audit_and_commit
 from broker.core.limits import ViewLimits, bulk_view_alarm, check_view_rate
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
 from broker.core.validation import ValidSignal
+from broker.identity.actors import Actor
 from broker.identity.subjects import subject_key
-from broker.storage.db import begin_writing
 from broker.storage.models import (
     Case,
     FieldValue,
@@ -39,61 +37,12 @@ from .matching import refresh_match_keys
 from .restrictions import restrictions, restrictions_for
 
 __all__ = [
-    "Context",
-    "audit_and_commit",
     "case_view",
     "change_track",
     "explain",
     "list_cases",
     "submit_signal",
 ]
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who asks, how, and for what: everything an audit record needs besides the event."""
-
-    actor: Actor | None
-    request_id: str | None
-    source_address: str | None
-    role: str | None = None
-    purpose: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def entry(self, event: str, action: str, outcome: str, **kw: Any) -> AuditEntry:
-        """An audit entry for this context."""
-        a = self.actor
-        person = a if a is not None and not a.is_client else None
-        fields: dict[str, Any] = {
-            # a partner system is named by its client_id alone
-            "person_id": person.username if person else None,
-            "person_name": person.name if person else None,
-            "role": self.role,
-            "party": a.party if a else None,
-            "client_id": a.client_id if a else None,
-            "purpose": self.purpose,
-            "request_id": self.request_id,
-            "source_address": self.source_address,
-        }
-        fields.update(kw)
-        return AuditEntry(event=event, action=action, outcome=outcome, **fields)
-
-
-def audit_and_commit(session: Session, rt: Runtime, entries: Sequence[AuditEntry]) -> None:
-    """Append the audit records and commit; 503 Problem (and nothing stored) when that fails."""
-    try:
-        begin_writing(session)
-        rt.audit.append(session, entries)
-        session.commit()
-    except (AuditError, SQLAlchemyError, OSError):
-        session.rollback()
-        raise Problem(
-            503,
-            "audit_unavailable",
-            "The audit log could not be written, so nothing was done and no data "
-            "was sent. Try again later.",
-            audit={"skip": True},
-        ) from None
 
 
 # ── signals ─────────────────────────────────────────────────────────────────────────────────

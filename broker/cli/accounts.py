@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from audit import AuditEntry
-from broker.casework.services import Context
+from broker.core.context import Context
 from broker.core.runtime import runtime, transaction
 from broker.identity.accounts import (
     GRANT_TYPES,

@@ -11,7 +11,7 @@ import click
 from flask.cli import with_appcontext
 
 from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, load_public_key_file
-from broker.casework.services import Context, audit_and_commit
+from broker.core.context import Context, audit_and_commit
 from broker.core.runtime import read_session, runtime, transaction
 from broker.privacy.audit_log import (
     export_lines,

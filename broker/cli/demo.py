@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from broker.casework.coordination import close_case, write_plan
-from broker.casework.services import Context, change_track, submit_signal
-from broker.core.auth import Actor
+from broker.casework.services import change_track, submit_signal
+from broker.core.context import Context
 from broker.core.runtime import runtime, transaction
 from broker.identity.accounts import find_client
+from broker.identity.actors import Actor
 from broker.storage.models import Case, Person
 
 from .accounts import create_client

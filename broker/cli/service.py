@@ -8,9 +8,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from broker.casework.services import Context
-from broker.core.auth import OPERATOR_CLIENT
+from broker.core.context import Context
 from broker.core.runtime import runtime, transaction
+from broker.identity.actors import OPERATOR_CLIENT
 from broker.identity.tokens import MAX_TTL
 from broker.storage.migrate import upgrade
 from broker.storage.models import Person

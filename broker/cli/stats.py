@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from broker.casework.services import Context
+from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import runtime, transaction
-from broker.figures.stats import PURPOSE, StatsRequestError, csv_text, parse_request, stats_report
+from broker.figures.periods import PURPOSE, StatsRequestError, parse_request
+from broker.figures.stats import csv_text, stats_report
 from broker.storage.models import utcnow
 
 __all__ = ["stats_command"]

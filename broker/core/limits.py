@@ -23,7 +23,7 @@ from audit import AuditEntry, AuditRecordRow
 from .problems import Problem
 
 if TYPE_CHECKING:
-    from broker.casework.services import Context
+    from .context import Context
 
 __all__ = [
     "BULK_WINDOW",

@@ -12,9 +12,9 @@ from flask import Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit import AuditEntry, AuditError
-from broker.casework.services import Context
 
 from .auth import request_id, source_address
+from .context import Context
 from .problems import Problem, problem_response
 from .runtime import runtime
 

@@ -43,6 +43,7 @@ __all__ = [
     "suppress",
 ]
 
+
 CellId = tuple[str, ...]
 PROTECTIVE_MARK = "x"
 DEFAULT_THRESHOLD = 5

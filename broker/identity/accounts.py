@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import policies
-from broker.core.auth import OPERATOR_CLIENT, SYSTEM_ROLE
 from broker.storage.models import OAuthClient, Person, utcnow
 
+from .actors import OPERATOR_CLIENT, SYSTEM_ROLE
 from .passwords import MIN_PASSWORD_LENGTH, hash_password, hash_secret, new_secret
 from .totp import new_secret as new_totp_secret
 

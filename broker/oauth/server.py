@@ -52,13 +52,14 @@ from flask import (
 from sqlalchemy import delete, or_, select, update
 
 from audit import AuditEntry
-from broker.casework.services import Context, audit_and_commit
-from broker.core.auth import SYSTEM_ROLE, request_id, source_address
+from broker.core.auth import request_id, source_address
+from broker.core.context import Context, audit_and_commit
 from broker.core.limits import count_records
 from broker.core.observability import audit_apart
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime, db_session, runtime
 from broker.identity.accounts import MAX_PASSWORD_LENGTH, find_person, needs_second_factor
+from broker.identity.actors import SYSTEM_ROLE
 from broker.identity.passwords import verify_password, verify_secret
 from broker.identity.totp import matching_step
 from broker.storage.models import AuthorizationCode, OAuthClient, Person, utcnow

@@ -30,7 +30,7 @@ from audit import (
     verify,
 )
 from audit.store import verify_store
-from broker.casework.services import Context, audit_and_commit
+from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
 from broker.identity.subjects import subject_key

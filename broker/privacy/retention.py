@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from broker.casework.coordination import record_close
 from broker.casework.matching import refresh_match_keys
-from broker.casework.services import Context, audit_and_commit
+from broker.core.context import Context, audit_and_commit
 from broker.core.runtime import Runtime
 from broker.identity.subjects import parse_date
 from broker.storage.models import (

@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 import policies
 from broker.casework.matching import refresh_match_keys
 from broker.casework.restrictions import restrictions, restrictions_for
-from broker.casework.services import Context, audit_and_commit
-from broker.core.auth import Actor
+from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
+from broker.identity.actors import Actor
 from broker.identity.subjects import subject_key
 from broker.storage.models import (
     Case,

@@ -29,8 +29,8 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from audit import AuditError
-from broker.casework.services import Context
 from broker.core.auth import request_id, source_address
+from broker.core.context import Context
 from broker.core.observability import audit_apart
 from broker.core.problems import Problem
 from broker.core.runtime import runtime

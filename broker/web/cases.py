@@ -15,11 +15,13 @@ from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 import policies
-from broker.casework.services import Context, case_view, list_cases, submit_signal
-from broker.core.auth import Actor, choose_role, request_id, source_address
+from broker.casework.services import case_view, list_cases, submit_signal
+from broker.core.auth import choose_role, request_id, source_address
+from broker.core.context import Context
 from broker.core.limits import ViewLimits
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
+from broker.identity.actors import Actor
 
 from .blueprint import REFUSAL_EVENTS, audit_shown, page, register_home, register_nav, web
 from .forms import SignalForm

@@ -28,7 +28,7 @@ from broker.casework.coordination import (
     name_case_director,
     triage_queue,
 )
-from broker.casework.services import Context
+from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
 

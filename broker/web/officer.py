@@ -22,10 +22,11 @@ from werkzeug.wrappers import Response
 
 import policies
 from audit import ACTIONS, OUTCOMES, AuditQuery, looks_like_bsn
-from broker.casework.services import Context, audit_and_commit
-from broker.core.auth import Actor, choose_role, request_id, source_address
+from broker.core.auth import choose_role, request_id, source_address
+from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, read_session, runtime
+from broker.identity.actors import Actor
 from broker.identity.subjects import is_valid_bsn, subject_key
 from broker.privacy.audit_log import (
     AMSTERDAM,

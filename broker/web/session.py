@@ -32,12 +32,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
-from broker.casework.services import Context
-from broker.core.auth import Actor, BrokerTokenValidator, request_id, source_address
+from broker.core.auth import request_id, source_address
+from broker.core.context import Context
 from broker.core.observability import audit_apart
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime, db_session, runtime, transaction
 from broker.identity.accounts import AccountError, add_client, find_client
+from broker.identity.actors import Actor, BrokerTokenValidator
 from broker.oauth.server import token as token_endpoint
 
 from .blueprint import CSRF_KEY, csrf_ok, home_endpoint, page, web

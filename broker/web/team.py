@@ -22,8 +22,8 @@ from broker.casework.coordination import (
     read_plan,
     write_plan,
 )
-from broker.casework.services import Context
 from broker.core.auth import request_id, source_address
+from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
 from policies import View

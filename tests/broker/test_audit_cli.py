@@ -28,8 +28,8 @@ from audit import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from broker.casework.services import Context
 from broker.cli.audit import audit_group
+from broker.core.context import Context
 from broker.core.runtime import runtime
 from broker.main import cli
 from broker.privacy.audit_log import export_lines, purge_audit, verify_export, verify_log

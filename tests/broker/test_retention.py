@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlalchemy import select
 
-from broker.casework.services import Context
+from broker.core.context import Context
 from broker.core.runtime import runtime
 from broker.privacy.audit_log import verify_log
 from broker.privacy.retention import PURGED_REASON, add_months, purge_cases

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broker.figures.stats import count, table_of
+from broker.figures.counting import count, table_of
 from broker.figures.suppression import (
     PROTECTIVE_MARK,
     CellId,
