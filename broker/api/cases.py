@@ -9,7 +9,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import text
 
 from audit import looks_like_bsn
-from broker.casework.services import case_view, change_track, explain, list_cases, submit_signal
+from broker.casework.signals import submit_signal
+from broker.casework.tracks import change_track
+from broker.casework.views import case_view, explain, list_cases
 from broker.core.auth import authenticate, choose_role, request_id, source_address
 from broker.core.context import Context
 from broker.core.limits import ViewLimits

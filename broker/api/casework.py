@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from broker.casework.coordination import (
-    case_history,
-    close_case,
-    list_notifications,
-    mark_notification_read,
-    name_case_director,
-    plan_versions,
-    read_plan,
-    triage_queue,
-    write_plan,
-)
+from broker.casework.notifications import list_notifications, mark_notification_read
+from broker.casework.plan import plan_versions, read_plan, write_plan
+from broker.casework.tracks import case_history, close_case, name_case_director
+from broker.casework.triage import triage_queue
 from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime

@@ -23,6 +23,7 @@ from broker.storage.models import FieldValue, MatchKey
 
 __all__ = ["MATCHED_FIELDS", "match_key", "match_secret", "refresh_match_keys"]
 
+
 # kind → the fields that together make its key (every one must hold a value)
 MATCHED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "address": ("postcode", "house_number"),

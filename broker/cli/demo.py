@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from broker.casework.coordination import close_case, write_plan
-from broker.casework.services import change_track, submit_signal
+from broker.casework.plan import write_plan
+from broker.casework.signals import submit_signal
+from broker.casework.tracks import change_track, close_case
 from broker.core.context import Context
 from broker.core.runtime import runtime, transaction
 from broker.identity.accounts import find_client

@@ -39,8 +39,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from broker.casework.coordination import record_close
 from broker.casework.matching import refresh_match_keys
+from broker.casework.tracks import record_close
 from broker.core.context import Context, audit_and_commit
 from broker.core.runtime import Runtime
 from broker.identity.subjects import parse_date

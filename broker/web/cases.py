@@ -15,7 +15,8 @@ from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 import policies
-from broker.casework.services import case_view, list_cases, submit_signal
+from broker.casework.signals import submit_signal
+from broker.casework.views import case_view, list_cases
 from broker.core.auth import choose_role, request_id, source_address
 from broker.core.context import Context
 from broker.core.limits import ViewLimits

@@ -19,15 +19,15 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from broker.casework.coordination import (
+from broker.casework.tracks import (
     CLOSE_REASONS,
     assign_track,
     case_history,
     close_case,
     director_candidates,
     name_case_director,
-    triage_queue,
 )
+from broker.casework.triage import triage_queue
 from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime

@@ -14,14 +14,9 @@ from typing import Any
 from flask import flash, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from broker.casework.coordination import (
-    case_history,
-    list_notifications,
-    mark_notification_read,
-    plan_rights,
-    read_plan,
-    write_plan,
-)
+from broker.casework.notifications import list_notifications, mark_notification_read
+from broker.casework.plan import plan_rights, read_plan, write_plan
+from broker.casework.tracks import case_history
 from broker.core.auth import request_id, source_address
 from broker.core.context import Context
 from broker.core.problems import Problem

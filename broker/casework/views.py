@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import policies
@@ -19,149 +18,26 @@ from broker.core.context import Context, audit_and_commit
 from broker.core.limits import ViewLimits, bulk_view_alarm, check_view_rate
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
-from broker.core.validation import ValidSignal
-from broker.identity.actors import Actor
-from broker.identity.subjects import subject_key
 from broker.storage.models import (
     Case,
     FieldValue,
     Objection,
     Person,
     Signal,
-    TrackChange,
     YoungPerson,
     utcnow,
 )
 
-from .matching import refresh_match_keys
 from .restrictions import restrictions, restrictions_for
 
 __all__ = [
     "case_view",
-    "change_track",
     "explain",
     "list_cases",
-    "submit_signal",
 ]
 
 
 # ── signals ─────────────────────────────────────────────────────────────────────────────────
-
-
-@dataclass(frozen=True)
-class SignalReceipt:
-    """What intake returns: the signal and the case it landed on."""
-
-    signal_id: str
-    case_id: str
-    new_case: bool
-
-
-def _young_person(session: Session, key: str) -> YoungPerson:
-    """The young person with this subject key, created if new (safe under concurrency)."""
-    found = session.scalar(select(YoungPerson).where(YoungPerson.subject_key == key))
-    if found is not None:
-        return found
-    try:
-        with session.begin_nested():
-            person = YoungPerson(subject_key=key)
-            session.add(person)
-        return person
-    except IntegrityError:
-        return session.scalars(select(YoungPerson).where(YoungPerson.subject_key == key)).one()
-
-
-def _open_case(
-    session: Session, rt: Runtime, person: YoungPerson, actor: Actor
-) -> tuple[Case, bool]:
-    """The young person's open case, or a new one in the convenant's initial track."""
-    query = select(Case).where(Case.young_person_id == person.id, Case.closed_at.is_(None))
-    found = session.scalar(query)
-    if found is not None:
-        return found, False
-    initial = rt.convenant.initial_track
-    try:
-        with session.begin_nested():
-            case = Case(young_person_id=person.id, track=initial)
-            session.add(case)
-            session.flush()
-            session.add(
-                TrackChange(
-                    case_id=case.id,
-                    from_track=None,
-                    to_track=initial,
-                    reason="Signaal ontvangen",
-                    decided_by_id=actor.person_id,
-                )
-            )
-        return case, True
-    except IntegrityError:
-        return session.scalars(query).one(), False
-
-
-def submit_signal(
-    session: Session, rt: Runtime, ctx: Context, signal: ValidSignal
-) -> SignalReceipt:
-    """Store a validated signal with the provenance of every value, on the young person's case."""
-    actor = ctx.actor
-    assert actor is not None
-    key = subject_key(rt.subject_secret, bsn=signal.bsn, identity=signal.identity)
-    person = _young_person(session, key)
-    case, new_case = _open_case(session, rt, person, actor)
-    regime = rt.convenant.parties[actor.party].regime
-    now = utcnow()
-    record = Signal(
-        case_id=case.id,
-        party=actor.party,
-        person_id=actor.person_id,
-        client_id=actor.client_id,
-        summary=signal.summary,
-        regime=regime,
-        received_at=now,
-    )
-    session.add(record)
-    session.flush()
-    supplied = dict(signal.fields)
-    if signal.subject_fields:
-        held = set(
-            session.scalars(
-                select(FieldValue.field).where(
-                    FieldValue.case_id == case.id,
-                    FieldValue.field.in_(signal.subject_fields),
-                    FieldValue.superseded_at.is_(None),
-                )
-            )
-        )
-        supplied.update(
-            {k: v for k, v in signal.subject_fields.items() if k not in held and k not in supplied}
-        )
-    session.add_all(
-        FieldValue(
-            case_id=case.id,
-            signal_id=record.id,
-            field=name,
-            value=value,
-            party=actor.party,
-            person_id=actor.person_id,
-            regime=regime,
-            supplied_at=now,
-        )
-        for name, value in supplied.items()
-    )
-    refresh_match_keys(session, rt.subject_secret, case.id, supplied)
-    case.updated_at = now
-    entry = ctx.entry(
-        "signal.create",
-        "create",
-        "success",
-        subject=key,
-        case_id=case.id,
-        convenant_hash=rt.convenant.hash,
-        legal_basis=rt.convenant.parties[actor.party].legal_basis,
-        detail={"signal_id": record.id, "new_case": new_case, "fields_supplied": len(supplied)},
-    )
-    audit_and_commit(session, rt, [entry])
-    return SignalReceipt(record.id, case.id, new_case)
 
 
 # ── case views ──────────────────────────────────────────────────────────────────────────────
@@ -216,13 +92,13 @@ _CASE_VALUES = (
 )
 
 
-def _load_case(session: Session, case_id: str) -> CaseHeader | None:
+def case_header(session: Session, case_id: str) -> CaseHeader | None:
     """The case's header, with its young person's key and case director, in one query."""
     row = session.connection().execute(_CASE_HEADER, {"case_id": case_id}).one_or_none()
     return CaseHeader(*row) if row is not None else None
 
 
-def _values(session: Session, case_id: str) -> CaseValues:
+def case_values(session: Session, case_id: str) -> CaseValues:
     """The case's current values: per field the newest one not superseded by a correction."""
     out = CaseValues({}, {}, {})
     for name, value, party, supplied_at in session.connection().execute(
@@ -253,7 +129,7 @@ def case_view(
     if limits is not None and not actor.is_client:
         check_view_rate(session, actor.username, limits.per_minute, now)
     _require_case_view(rt, purpose)
-    case = _load_case(session, case_id)
+    case = case_header(session, case_id)
     if case is None:
         raise Problem(
             404,
@@ -266,7 +142,7 @@ def case_view(
         restriction = restrictions(session, rt.convenant, young_person_id=case.young_person_id)
         decision = policies.restrict(decision, restriction)
     subject = case.subject
-    current = _values(session, case.id)
+    current = case_values(session, case.id)
     if decision.denial == "not_on_case_team" and actor.party not in current.sources.values():
         raise Problem(
             404,
@@ -374,7 +250,7 @@ def list_cases(
         decision = policies.decide(rt.convenant, actor.party, role, purpose, case.track)
         if case.young_person_id in restricted:
             decision = policies.restrict(decision, restricted[case.young_person_id])
-        current = _values(session, case.id)
+        current = case_values(session, case.id)
         shown = {k: v for k, v in current.values.items() if k in names}
         view = policies.apply(decision, shown, current.sources, rt.pseudonym_key)
         items.append(
@@ -421,16 +297,6 @@ def list_cases(
 
 
 # ── tracks ──────────────────────────────────────────────────────────────────────────────────
-
-
-def change_track(
-    session: Session, rt: Runtime, ctx: Context, case_id: str, body: Any
-) -> dict[str, Any]:
-    """Assign a case to a track (coordinator), with a reason and optionally a case director:
-    `broker.casework.assign_track`, which builds on this module (hence the late import)."""
-    from .coordination import assign_track
-
-    return assign_track(session, rt, ctx, case_id, body)
 
 
 def explain(
