@@ -19,9 +19,7 @@ from broker.identity.actors import (
     ExternalPersonValidator,
     IssuerRouter,
 )
-from broker.identity.tokens import (
-    ExternalIssuer,
-)
+from broker.identity.external import ExternalIssuer
 
 from .problems import Problem
 from .runtime import Runtime, db_session

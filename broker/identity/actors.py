@@ -15,16 +15,10 @@ from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from sqlalchemy import String, bindparam, select
 from sqlalchemy.orm import Session
 
-from broker.identity.tokens import (
-    AccessTokenClaims,
-    AccessTokenValidator,
-    ExternalIssuer,
-    ExternalTokenClaims,
-    ExternalTokenValidator,
-    TokenService,
-    peek_issuer,
-)
 from broker.storage.models import OAuthClient, Person
+
+from .external import ExternalIssuer, ExternalTokenClaims, ExternalTokenValidator, peek_issuer
+from .tokens import AccessTokenClaims, AccessTokenValidator, TokenService
 
 __all__ = [
     "OPERATOR_CLIENT",

@@ -22,7 +22,7 @@ from broker.cli.demo import ensure_accounts
 from broker.cli.service import init_database
 from broker.core.runtime import transaction
 from broker.identity.accounts import set_person_disabled
-from broker.identity.tokens import ExternalIssuer, ExternalIssuerConfigError, JwksSource
+from broker.identity.external import ExternalIssuer, ExternalIssuerConfigError, JwksSource
 from tests.broker.conftest import Api
 
 IDP = "https://login.leeuwarden.test/realms/multiteam"

@@ -35,7 +35,7 @@ from broker.identity.accounts import (
     set_person_disabled,
 )
 from broker.identity.keys import KeyRing
-from broker.oauth.server import AUTHORIZATION_CODE_TTL
+from broker.oauth.grants import AUTHORIZATION_CODE_TTL
 from broker.storage.models import utcnow
 from tests.broker.conftest import Api
 
@@ -404,7 +404,7 @@ def test_an_expired_code_is_rejected(api: Api, monkeypatch: pytest.MonkeyPatch) 
     verifier, challenge = pkce()
     code = code_from(log_in(api, challenge))
     later = utcnow() + dt.timedelta(seconds=AUTHORIZATION_CODE_TTL + 1)
-    monkeypatch.setattr("broker.oauth.server.utcnow", lambda: later)
+    monkeypatch.setattr("broker.oauth.grants.utcnow", lambda: later)
     response = exchange(api, code, verifier)
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
     assert events(api, "token.issue")[-1].detail["reason"] == "code_expired"

@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from broker.core.runtime import transaction
 from broker.identity.accounts import enroll_totp
 from broker.identity.totp import code_at, matching_step, step_at
-from broker.oauth.server import MAX_LOGIN_FAILURES
+from broker.oauth.login import MAX_LOGIN_FAILURES
 from broker.storage.models import Person
 from tests.broker.conftest import Api
 from tests.broker.test_oauth import (
