@@ -18,9 +18,9 @@ from broker.api.stats import stats
 from broker.cli import service as commands
 from broker.cli.convenant import default_convenant_path
 from broker.identity.keys import instance_secret
-from .oauth import server as oauth
 
 from .core import auth, observability, problems, runtime
+from .oauth import server as oauth
 
 __all__ = ["create_app"]
 

@@ -20,10 +20,10 @@ from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, read_session, runtime
 from broker.identity.subjects import is_valid_bsn, subject_key
+from broker.privacy.access_report import access_report
+from broker.privacy.anomalies import anomalies
 from broker.privacy.audit_log import (
     AMSTERDAM,
-    access_report,
-    anomalies,
     checkpoint_dict,
     checkpoint_now,
     public_key_pem,

@@ -13,14 +13,13 @@ from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
 from broker.identity.subjects import FALLBACK_IDENTITY
-from broker.privacy.rights import (
-    correct_value,
-    delete_signal,
+from broker.privacy.objections import (
     explain_case,
     lift_objection,
     list_objections,
     record_objection,
 )
+from broker.privacy.rights import correct_value, delete_signal
 
 from .cases import _case_id, _context, _purpose, authenticate_request
 from .privacy import _context as officer_context

@@ -14,14 +14,13 @@ from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, loa
 from broker.core.context import Context, audit_and_commit
 from broker.core.runtime import read_session, runtime, transaction
 from broker.privacy.audit_log import (
-    export_lines,
     make_checkpoint,
     public_key_pem,
     purge_audit,
     verification_entry,
-    verify_export,
 )
 from broker.privacy.audit_log import verify_log as verify_stored
+from broker.privacy.export import export_lines, verify_export
 from broker.privacy.retention import purge_cases
 
 __all__ = ["audit_group", "purge_command"]

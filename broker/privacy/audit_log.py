@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,44 +19,29 @@ from audit import (
     AuditRecord,
     AuditRecordRow,
     Checkpoint,
-    Head,
-    Link,
     Verification,
-    checkpoint_from_json,
     checkpoint_to_json,
     public_key_to_pem,
     sign_checkpoint,
-    verify,
 )
 from audit.store import verify_store
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
-from broker.identity.subjects import subject_key
-from broker.storage.models import Case, FieldValue, Signal, YoungPerson, utcnow
 
 __all__ = [
-    "access_report",
-    "anomalies",
     "checkpoint_dict",
     "checkpoint_now",
-    "export_lines",
     "make_checkpoint",
     "purge_audit",
     "query_audit",
     "record_dict",
     "verification_entry",
-    "verify_export",
     "verify_log",
 ]
 
+
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-EXPORT_FORMAT = "multiteam-audit-export/v1"
-DISCLOSURE_EVENTS = ("case.view", "case.list")
-# Refusals worth the privacy officer's attention: on case data, the audit log and logins.
-REFUSAL_WATCHED = ("case.", "signal.", "track.", "subject.", "audit.", "api.", "token.", "login")
-# Alarms raised as they happened (`alarm.bulk_views`), listed as they were recorded.
-ALARM_PREFIX = "alarm."
 
 
 def record_dict(record: AuditRecord) -> dict[str, Any]:
@@ -187,290 +171,7 @@ def public_key_pem(rt: Runtime) -> str:
     return public_key_to_pem(rt.checkpoint_key.public_key()).decode()
 
 
-def _window(
-    session: Session, rt: Runtime, since: dt.datetime, until: dt.datetime, **filters: Any
-) -> Iterator[AuditRecord]:
-    after = 0
-    while True:
-        page = rt.audit.query(
-            session, AuditQuery(since=since, until=until, after_seq=after, limit=1000, **filters)
-        )
-        yield from page
-        if len(page) < 1000:
-            return
-        after = page[-1].seq
-
-
-def _office_hours(text: str) -> tuple[dt.time, dt.time]:
-    start, _, end = text.partition("-")
-    return dt.time.fromisoformat(start), dt.time.fromisoformat(end)
-
-
-def anomalies(
-    session: Session,
-    rt: Runtime,
-    ctx: Context,
-    since: dt.datetime,
-    until: dt.datetime,
-    office_hours: str,
-    bulk_limit: int,
-) -> dict[str, Any]:
-    """What the privacy officer should look at in a period, with the alarms raised in it; the
-    look is audited."""
-    refused: list[dict[str, Any]] = []
-    outside_team: list[dict[str, Any]] = []
-    after_hours: list[dict[str, Any]] = []
-    alarms: list[dict[str, Any]] = []
-    opened: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    start, end = _office_hours(office_hours)
-    for record in _window(session, rt, since, until):
-        e = record.entry
-        if e.event.startswith(ALARM_PREFIX):
-            alarms.append(record_dict(record))
-        if e.outcome in ("denied", "not_found", "unauthorized") and (
-            e.event.startswith(REFUSAL_WATCHED)
-        ):
-            refused.append(record_dict(record))
-        if e.detail.get("reason") == "not_on_case_team" or e.detail.get("own_data_only"):
-            outside_team.append(record_dict(record))
-        if e.event == "case.view" and e.outcome == "success":
-            local = record.time.astimezone(AMSTERDAM)
-            if local.weekday() >= 5 or not start <= local.time() < end:
-                after_hours.append(record_dict(record))
-            if e.person_id and e.subject:
-                opened[e.person_id].append((record.time, e.subject))
-    bulk = []
-    for person, views in opened.items():
-        views.sort()
-        left = 0
-        for right in range(len(views)):
-            while views[right][0] - views[left][0] > dt.timedelta(hours=1):
-                left += 1
-            distinct = {s for _, s in views[left : right + 1]}
-            if len(distinct) > bulk_limit:
-                bulk.append(
-                    {
-                        "person_id": person,
-                        "young_people": len(distinct),
-                        "from": views[left][0].isoformat(),
-                        "until": views[right][0].isoformat(),
-                    }
-                )
-                break
-    entry = ctx.entry(
-        "audit.anomalies",
-        "search",
-        "success",
-        detail={
-            "refused": len(refused),
-            "outside_team": len(outside_team),
-            "after_hours": len(after_hours),
-            "bulk": len(bulk),
-            "alarms": len(alarms),
-        },
-    )
-    audit_and_commit(session, rt, [entry])
-    return {
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "refused": refused,
-        "outside_case_team": outside_team,
-        "outside_office_hours": after_hours,
-        "bulk_views": bulk,
-        "alarms": alarms,
-        "settings": {
-            "office_hours": office_hours + " Europe/Amsterdam, weekdays",
-            "bulk_limit_per_hour": bulk_limit,
-        },
-    }
-
-
-def access_report(
-    session: Session, rt: Runtime, ctx: Context, bsn: str, years: int = 4
-) -> dict[str, Any]:
-    """For a young person: which data is held and from whom, and every disclosure.
-
-    Names fields and parties, never values: the privacy officer sees no case content; the
-    copy of the data itself (AVG art. 15 lid 3) comes from the parties that supplied it.
-    """
-    key = subject_key(rt.subject_secret, bsn=bsn)
-    person = session.scalar(select(YoungPerson).where(YoungPerson.subject_key == key))
-    held: list[dict[str, Any]] = []
-    cases: list[dict[str, Any]] = []
-    if person is not None:
-        for case in session.scalars(
-            select(Case).where(Case.young_person_id == person.id).order_by(Case.opened_at)
-        ):
-            cases.append(
-                {
-                    "case_id": case.id,
-                    "track": case.track,
-                    "opened_at": case.opened_at.isoformat(),
-                    "closed_at": case.closed_at.isoformat() if case.closed_at else None,
-                    "history": [
-                        {"from": h.from_track, "to": h.to_track, "at": h.decided_at.isoformat()}
-                        for h in case.track_changes
-                    ],
-                    "signals": [
-                        {"party": p, "received_at": at.isoformat()}
-                        for p, at in session.execute(
-                            select(Signal.party, Signal.received_at)
-                            .where(Signal.case_id == case.id)
-                            .order_by(Signal.received_at)
-                        )
-                    ],
-                }
-            )
-            # what is held: a value a correction superseded is erased, so it is not listed
-            rows = session.execute(
-                select(
-                    FieldValue.field,
-                    FieldValue.party,
-                    FieldValue.regime,
-                    FieldValue.supplied_at,
-                    FieldValue.correction_id,
-                )
-                .where(FieldValue.case_id == case.id, FieldValue.superseded_at.is_(None))
-                .order_by(FieldValue.id)
-            )
-            for name, party, regime, supplied_at, correction_id in rows:
-                field = rt.convenant.fields.get(name)
-                held.append(
-                    {
-                        "case_id": case.id,
-                        "field": name,
-                        "category": field.category if field else None,
-                        "description": field.description if field else None,
-                        "party": party,
-                        "regime": regime,
-                        "supplied_at": supplied_at.isoformat(),
-                        "corrected": correction_id is not None,
-                    }
-                )
-    since = utcnow() - dt.timedelta(days=365 * years + years // 4 + 1)
-    disclosures = [
-        {
-            "time": r.time.isoformat(),
-            "event": r.entry.event,
-            "party": r.entry.party,
-            "role": r.entry.role,
-            "person": r.entry.person_name or r.entry.person_id,
-            "purpose": r.entry.purpose,
-            "legal_basis": r.entry.legal_basis,
-            "case_id": r.entry.case_id,
-            "fields": dict(r.entry.fields_disclosed),
-            "outcome": r.entry.outcome,
-        }
-        for r in _window(session, rt, since, utcnow() + dt.timedelta(seconds=1), subject=key)
-        if r.entry.event in DISCLOSURE_EVENTS and r.entry.outcome == "success"
-    ]
-    entry = ctx.entry(
-        "subject.access_report",
-        "read",
-        "success",
-        subject=key,
-        legal_basis=rt.convenant.purposes["inzageverzoek"].legal_basis
-        if "inzageverzoek" in rt.convenant.purposes
-        else None,
-        detail={"found": person is not None, "disclosures": len(disclosures)},
-    )
-    audit_and_commit(session, rt, [entry])
-    return {
-        "subject": key,
-        "known": person is not None,
-        "generated_at": utcnow().isoformat(),
-        "period_from": since.isoformat(),
-        "convenant": {"version": rt.convenant.version, "hash": rt.convenant.hash},
-        "cases": cases,
-        "data_held": held,
-        "disclosures": disclosures,
-    }
-
-
 # ── export and offline verification ─────────────────────────────────────────────────────────
-
-
-def export_lines(
-    session: Session, rt: Runtime, since: dt.datetime | None, until: dt.datetime | None
-) -> Iterator[str]:
-    """JSON lines: a header, the kept checkpoints, then every record in the period (as stored).
-
-    The range is widened back to the nearest checkpoint so the export verifies on its own.
-    """
-    checkpoints = rt.audit.checkpoints(session)
-    first, last = _seq_bounds(session, since, until)
-    header: dict[str, Any] = {
-        "type": "header",
-        "format": EXPORT_FORMAT,
-        "from_seq": None,
-        "until_seq": None,
-        "until_hash": None,
-        "exported_at": utcnow().isoformat(),
-        "public_key": public_key_pem(rt),
-    }
-    if first is None or last is None or last < first:  # nothing in the period
-        yield json.dumps(header)
-        return
-    anchors = [c for c in checkpoints if c.seq < first]
-    start = anchors[-1].seq + 1 if anchors else 1
-    last_link = next(iter(rt.audit.links(session, since_seq=last, until_seq=last)))
-    header.update(from_seq=start, until_seq=last, until_hash=last_link.hash)
-    yield json.dumps(header)
-    for c in checkpoints:
-        if c.seq <= last:
-            yield json.dumps({"type": "checkpoint", "checkpoint": checkpoint_dict(c)})
-    for link in rt.audit.links(session, since_seq=start, until_seq=last):
-        yield json.dumps(
-            {
-                "type": "record",
-                "seq": link.seq,
-                "prev_hash": link.prev_hash,
-                "hash": link.hash,
-                "body": link.body.decode("utf-8"),
-            },
-            ensure_ascii=False,
-        )
-
-
-def _seq_bounds(
-    session: Session, since: dt.datetime | None, until: dt.datetime | None
-) -> tuple[int | None, int | None]:
-    """The first seq at or after `since` and the last before `until` (None when there is none)."""
-    seq, time = AuditRecordRow.seq, AuditRecordRow.time
-    first = session.scalar(select(func.min(seq)).where(*([time >= since] if since else [])))
-    last = session.scalar(select(func.max(seq)).where(*([time < until] if until else [])))
-    return first, last
-
-
-def verify_export(lines: Iterator[str], public_key: Any) -> Verification:
-    """Verify an export offline: its records against its checkpoints, the key, and the range
-    its header promises (so records cut off the end are found too)."""
-    checkpoints: list[Checkpoint] = []
-    links: list[Link] = []
-    header: dict[str, Any] | None = None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        item = json.loads(line)
-        kind = item.get("type")
-        if kind == "header" and header is None and number == 1:
-            if item.get("format") != EXPORT_FORMAT:
-                raise ValueError(f"line 1: not a {EXPORT_FORMAT} export")
-            header = item
-        elif kind == "checkpoint":
-            checkpoints.append(checkpoint_from_json(json.dumps(item["checkpoint"])))
-        elif kind == "record":
-            body = item["body"].encode("utf-8")
-            links.append(Link(item["seq"], item["prev_hash"], item["hash"], body))
-        else:
-            raise ValueError(f"line {number}: unexpected line type {kind!r}")
-    if header is None:
-        raise ValueError("line 1: the export has no header")
-    until, until_hash = header.get("until_seq"), header.get("until_hash")
-    if until is None:
-        return verify(links, [], public_key)
-    usable = [c for c in checkpoints if c.seq <= until]
-    return verify(links, usable, public_key, head=Head(until, until_hash))
 
 
 # ── retention ───────────────────────────────────────────────────────────────────────────────
@@ -520,3 +221,17 @@ def purge_audit(
         "through_seq": last_due,
         "dry_run": False,
     }
+
+
+def time_window(
+    session: Session, rt: Runtime, since: dt.datetime, until: dt.datetime, **filters: Any
+) -> Iterator[AuditRecord]:
+    after = 0
+    while True:
+        page = rt.audit.query(
+            session, AuditQuery(since=since, until=until, after_seq=after, limit=1000, **filters)
+        )
+        yield from page
+        if len(page) < 1000:
+            return
+        after = page[-1].seq

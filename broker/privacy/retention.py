@@ -66,6 +66,7 @@ __all__ = [
     "purge_cases",
 ]
 
+
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 RETENTION_BASIS = "AVG art. 5 lid 1 sub e (opslagbeperking); convenant, bewaartermijnen"
 PURGED_REASON = "(verwijderd: bewaartermijn verstreken)"

@@ -32,7 +32,8 @@ from broker.cli.audit import audit_group
 from broker.core.context import Context
 from broker.core.runtime import runtime
 from broker.main import cli
-from broker.privacy.audit_log import export_lines, purge_audit, verify_export, verify_log
+from broker.privacy.audit_log import purge_audit, verify_log
+from broker.privacy.export import export_lines, verify_export
 from broker.storage.models import utcnow
 from tests.broker.conftest import Api
 from tests.broker.test_privacy_api import execute, scenario_one, scenario_three, stored_body
