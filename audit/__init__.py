@@ -6,26 +6,7 @@ A long chain is verified in stretches side by side (`verify_segment`, `verify_se
 `AuditStore.segments`), with the answer a single pass gives.
 """
 
-from .chain import (
-    ENCODING_PREFIX,
-    GENESIS_HASH,
-    HASH_DOMAIN,
-    REASONS,
-    Chained,
-    Head,
-    Link,
-    Segment,
-    Verification,
-    chain_hash,
-    decode,
-    encode,
-    format_time,
-    seal,
-    seq_ranges,
-    verify,
-    verify_segment,
-    verify_segments,
-)
+from .chain import GENESIS_HASH, HASH_DOMAIN, Chained, Head, Link, chain_hash, decode, seal
 from .checkpoint import (
     CHECKPOINT_DOMAIN,
     Checkpoint,
@@ -47,24 +28,19 @@ from .errors import AuditEntryError, AuditError, AuditWriteError, CheckpointErro
 from .record import (
     ACTIONS,
     EFFECTS,
+    ENCODING_PREFIX,
     OUTCOMES,
     Action,
     AuditEntry,
     AuditRecord,
     DetailValue,
     Outcome,
+    encode,
+    format_time,
     looks_like_bsn,
 )
-from .sql import (
-    AUDIT_RECORD_STORAGE,
-    GENESIS_HEAD_ROW,
-    AuditCheckpointRow,
-    AuditHeadRow,
-    AuditRecordRow,
-    SqlAuditStore,
-    create_schema,
-    metadata,
-)
+from .segments import Segment, seq_ranges, verify_segment, verify_segments
+from .sql import SqlAuditStore
 from .store import (
     MAX_QUERY_LIMIT,
     PARALLEL_FROM,
@@ -74,6 +50,16 @@ from .store import (
     matches,
     verify_store,
 )
+from .tables import (
+    AUDIT_RECORD_STORAGE,
+    GENESIS_HEAD_ROW,
+    AuditCheckpointRow,
+    AuditHeadRow,
+    AuditRecordRow,
+    create_schema,
+    metadata,
+)
+from .verification import REASONS, Verification, verify
 
 __all__ = [
     "ACTIONS",

@@ -3,12 +3,18 @@
 An `AuditEntry` is what the broker hands in; the store seals it into an `AuditRecord` (seq,
 event id, time and the two hashes that chain it). Entries validate on construction so that a
 field *value* can never end up in the log: only field names, effects, ids and short metadata.
+
+Here too is a record's canonical encoding (`encode`), the bytes its hash covers:
+
+    body = ENCODING_PREFIX || compact sorted-key UTF-8 JSON of the record:
+           {"entry": {every entry field}, "event_id": ..., "seq": ..., "time": ...}
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -22,12 +28,15 @@ from .errors import AuditEntryError
 __all__ = [
     "ACTIONS",
     "EFFECTS",
+    "ENCODING_PREFIX",
     "OUTCOMES",
     "Action",
     "AuditEntry",
     "AuditRecord",
     "DetailValue",
     "Outcome",
+    "encode",
+    "format_time",
     "looks_like_bsn",
 ]
 
@@ -212,7 +221,7 @@ class AuditEntry:
     request_id: str | None = None
     source_address: str | None = None
     detail: Mapping[str, DetailValue] = field(default_factory=lambda: _EMPTY_DETAIL)
-    # The entry's canonical JSON, filled in by `chain.encode` on first use.
+    # The entry's canonical JSON, filled in by `encode` on first use.
     _canonical: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -282,6 +291,70 @@ class AuditRecord:
     @property
     def body(self) -> bytes:
         """The canonical bytes of this record (what its hash covers, after `prev_hash`)."""
-        from .chain import encode
-
         return encode(self.seq, self.event_id, self.time, self.entry)
+
+
+# The canonical encoding: the bytes a record's hash covers (after `prev_hash`).
+ENCODING_PREFIX: Final = b"multiteam.audit.record.v1\n"
+_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def format_time(time: datetime) -> str:
+    """UTC with microseconds, always the same width: 2026-01-31T12:00:00.000000Z."""
+    if time.tzinfo is not UTC:
+        time = time.astimezone(UTC)
+    return time.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _entry_json(entry: AuditEntry) -> bytes:
+    """The entry's canonical JSON, computed once per entry object."""
+    cached = entry._canonical
+    if cached is None:
+        document = {
+            "event": entry.event,
+            "action": entry.action,
+            "outcome": entry.outcome,
+            "person_id": entry.person_id,
+            "person_name": entry.person_name,
+            "on_behalf_of": entry.on_behalf_of,
+            "role": entry.role,
+            "party": entry.party,
+            "client_id": entry.client_id,
+            "purpose": entry.purpose,
+            "legal_basis": entry.legal_basis,
+            "subject": entry.subject,
+            "case_id": entry.case_id,
+            "fields_disclosed": dict(entry.fields_disclosed),
+            "fields_withheld": list(entry.fields_withheld),
+            "convenant_hash": entry.convenant_hash,
+            "request_id": entry.request_id,
+            "source_address": entry.source_address,
+            "detail": dict(entry.detail),
+        }
+        cached = _ENCODER.encode(document).encode("utf-8")
+        object.__setattr__(entry, "_canonical", cached)
+    return cached
+
+
+def encode(seq: int, event_id: str, time: datetime, entry: AuditEntry) -> bytes:
+    """The canonical bytes of a record: version prefix, then compact sorted-key UTF-8 JSON.
+
+    The document is {"entry": {...every entry field...}, "event_id": ..., "seq": ...,
+    "time": ...}; keys sorted at every level, no whitespace, nulls kept, non-ASCII as UTF-8.
+    """
+    return b"".join(
+        (
+            ENCODING_PREFIX,
+            b'{"entry":',
+            _entry_json(entry),
+            b',"event_id":',
+            _ENCODER.encode(event_id).encode("utf-8"),
+            b',"seq":',
+            str(int(seq)).encode("ascii"),
+            b',"time":"',
+            format_time(time).encode("ascii"),
+            b'"}',
+        )
+    )

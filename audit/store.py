@@ -22,22 +22,12 @@ from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .chain import (
-    GENESIS_HASH,
-    Chained,
-    Head,
-    Link,
-    Segment,
-    Verification,
-    seal,
-    seq_ranges,
-    verify,
-    verify_segment,
-    verify_segments,
-)
+from .chain import GENESIS_HASH, Chained, Head, Link, seal
 from .checkpoint import Checkpoint
 from .errors import AuditEntryError, AuditWriteError
 from .record import ACTIONS, OUTCOMES, AuditEntry, AuditRecord
+from .segments import Segment, seq_ranges, verify_segment, verify_segments
+from .verification import Verification, verify
 
 __all__ = [
     "MAX_QUERY_LIMIT",

@@ -1,0 +1,234 @@
+"""Reading stored links fast, and verifying stretches of them in worker processes.
+
+Verification reads `seq`, both hashes and `body` only, through the driver's own cursor: on
+SQLite a plain cursor, on psycopg binary transfer (no hex encoding of `body`). On PostgreSQL
+`audit_record` keeps its rows uncompressed in the table itself (`toast_tuple_target` at its
+maximum, migration 0006): a record's body is read with its row, not from the TOAST table.
+`SqlAuditStore.segments` verifies stretches of a long window in worker processes, each with
+its own connection to the same database (forked when this process runs a single thread, else
+from a fork server), for `verify_store` to join.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import multiprocessing.connection
+import os
+import sqlite3
+import sys
+import threading
+import uuid
+from collections.abc import Generator, Sequence
+from multiprocessing.connection import Connection as PipeConnection
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import Any, Final, cast
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.elements import ColumnElement
+
+from .segments import Segment, verify_segment
+from .tables import AuditRecordRow
+
+__all__: list[str] = []  # package-internal: the reader behind `SqlAuditStore`
+
+_RECORD = AuditRecordRow.__table__.c
+_LINK_COLUMNS: Final = (_RECORD.seq, _RECORD.prev_hash, _RECORD.hash, _RECORD.body)
+_STREAM_ROWS: Final = 2000
+_LINKS_SQL: Final = (
+    "SELECT seq, prev_hash, hash, body FROM audit_record "
+    "WHERE seq >= {0} AND seq <= {0} ORDER BY seq"
+)
+_MAX_SEQ: Final = 2**63 - 1
+_SQLITE_MMAP_BYTES: Final = 1 << 31  # a worker's SQLite reads the file mapped (capped by the build)
+
+
+def _seq_range(since_seq: int | None, until_seq: int | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if since_seq is not None:
+        where.append(_RECORD.seq >= since_seq)
+    if until_seq is not None:
+        where.append(_RECORD.seq <= until_seq)
+    return where
+
+
+_Row = tuple[int, str, str, bytes]  # seq, prev_hash, hash, body
+
+
+def _stored_rows(
+    connection: Connection, since_seq: int | None, until_seq: int | None, *, is_dedicated: bool
+) -> Generator[_Row, None, None]:
+    """(seq, prev_hash, hash, body) in seq order through the driver's own cursor (SQLite,
+    psycopg), else through SQLAlchemy's.
+
+    On psycopg a connection `is_dedicated` to this read streams the rows; a shared one reads
+    them through a server-side cursor, so that other statements may run in between.
+    """
+    bounds = (since_seq or 0, _MAX_SEQ if until_seq is None else until_seq)
+    driver = connection.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        cursor = driver.cursor()
+        try:
+            cursor.execute(_LINKS_SQL.format("?"), bounds)
+            while rows := cursor.fetchmany(_STREAM_ROWS):
+                yield from rows
+        finally:
+            cursor.close()
+        return
+    if connection.dialect.driver == "psycopg":
+        yield from _psycopg_rows(driver, bounds, is_dedicated=is_dedicated)
+        return
+    statement = (
+        select(*_LINK_COLUMNS)
+        .where(*_seq_range(since_seq, until_seq))
+        .order_by(_RECORD.seq)
+        .execution_options(yield_per=_STREAM_ROWS)
+    )
+    result = connection.execute(statement)
+    try:
+        for seq, prev_hash, hash_, body in result:
+            yield seq, prev_hash, hash_, bytes(body)
+    finally:
+        result.close()
+
+
+def _psycopg_rows(
+    driver: Any, bounds: tuple[int, int], *, is_dedicated: bool
+) -> Generator[_Row, None, None]:
+    """Rows over psycopg in binary: `body` comes as its bytes, not as hex text."""
+    query = _LINKS_SQL.format("%s")
+    if is_dedicated:
+        import psycopg  # the connection is psycopg's: it is installed
+
+        cursor = driver.cursor(binary=True)
+        chunk = _STREAM_ROWS if psycopg.pq.version() >= 170000 else 1  # chunks from libpq 17
+        rows = cursor.stream(query, bounds, size=chunk)
+        try:
+            yield from rows
+        finally:
+            rows.close()  # a stream left early is cancelled, so the connection can go on
+            cursor.close()
+        return
+    cursor = driver.cursor(name=f"audit_links_{uuid.uuid4().hex}", binary=True)
+    cursor.itersize = _STREAM_ROWS
+    try:
+        cursor.execute(query, bounds)
+        yield from cursor
+    finally:
+        cursor.close()
+
+
+def _worker_url(url: URL) -> str | None:
+    """The URL a worker process connects with; None for a database only this process sees."""
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or "memory" in str(url.query.get("mode", "")):
+            return None
+        if not url.query.get("uri") and not os.path.isabs(database):
+            url = url.set(database=os.path.abspath(database))
+    return url.render_as_string(hide_password=False)
+
+
+_Stretch = tuple[int, int, tuple[int, ...]]  # low, high, the marks in it
+
+
+def _verify_share(url: str, share: Sequence[_Stretch], results: PipeConnection) -> None:
+    """In a worker process: verify each stretch of `share` on one connection of its own and
+    send each `Segment` back; stop after one that is not sound; send None if reading failed."""
+    # Forked, this process shares the parent's memory until it writes to it: keep the garbage
+    # collector off the parent's objects, or a collection copies the whole parent heap.
+    gc.freeze()
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                if engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
+                elif engine.dialect.name == "postgresql":
+                    # A range scan in seq order: compiling it (JIT) costs more than it saves.
+                    connection.exec_driver_sql("SET jit = off")
+                for low, high, marks in share:
+                    rows = _stored_rows(connection, low, high, is_dedicated=True)
+                    try:
+                        segment = verify_segment(rows, low, high, marks)
+                    finally:
+                        rows.close()
+                    results.send(segment)
+                    if not segment.is_sound:
+                        break
+        finally:
+            engine.dispose()
+    except Exception:  # the parent verifies in one pass, in its own session, and reports
+        results.send(None)
+    finally:
+        results.close()
+
+
+def _verify_stretches(
+    url: str, stretches: Sequence[_Stretch], workers: int
+) -> list[Segment] | None:
+    """Verify `stretches` in `workers` processes (every workers-th stretch each); stop at the
+    first that is not sound (the one pass names the culprit); None when a worker failed."""
+    context = _process_context()
+    running: list[tuple[BaseProcess, PipeConnection]] = []
+    found: list[Segment] = []
+    is_done = False
+    expected: dict[PipeConnection, int] = {}
+    try:
+        for index in range(workers):
+            share = stretches[index::workers]
+            receiver, sender = context.Pipe(duplex=False)
+            worker = context.Process(target=_verify_share, args=(url, share, sender), daemon=True)
+            running.append((worker, receiver))
+            worker.start()
+            sender.close()
+            expected[receiver] = len(share)
+        while expected:
+            for ready in multiprocessing.connection.wait(list(expected)):
+                receiver = cast(PipeConnection, ready)
+                segment = receiver.recv()
+                if segment is None:
+                    return None
+                found.append(segment)
+                if not segment.is_sound:
+                    return found
+                expected[receiver] -= 1
+                if not expected[receiver]:
+                    del expected[receiver]
+        is_done = True
+    except Exception:  # no processes here, or a worker died: verify in one pass instead
+        return None
+    finally:
+        for process, receiver in running:
+            if not is_done and process.is_alive():
+                process.terminate()
+            process.join()
+            receiver.close()
+    return found
+
+
+def _process_context() -> ForkContext | ForkServerContext | SpawnContext:
+    """On Linux, fork when this process runs one thread (fast, and safe then: a worker opens
+    connections of its own and never touches this process's); else a fork server that has
+    this module loaded (forking a threaded process can deadlock the child); else spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and _is_single_threaded():
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _is_single_threaded() -> bool:
+    """Whether this process runs a single thread (Python's and, on Linux, the OS's count)."""
+    if threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return True
