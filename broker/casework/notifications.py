@@ -10,9 +10,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from broker.casework.guards import (
-    case_roles,
-)
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
@@ -21,6 +18,10 @@ from broker.storage.models import (
     Notification,
     Person,
     utcnow,
+)
+
+from .guards import (
+    case_roles,
 )
 
 __all__ = [

@@ -15,13 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from broker.casework.guards import (
-    case_entry,
-    find_case,
-    require_open,
-    require_team,
-)
-from broker.casework.schemas import checked_body, refusal
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
@@ -33,6 +26,14 @@ from broker.storage.models import (
     utcnow,
 )
 from policies import View
+
+from .guards import (
+    case_entry,
+    find_case,
+    require_open,
+    require_team,
+)
+from .schemas import checked_body, refusal
 
 __all__ = [
     "AMSTERDAM",

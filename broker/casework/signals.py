@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from broker.casework.matching import refresh_match_keys
 from broker.core.context import Context, audit_and_commit
 from broker.core.runtime import Runtime
 from broker.core.validation import ValidSignal
@@ -26,6 +25,8 @@ from broker.storage.models import (
     YoungPerson,
     utcnow,
 )
+
+from .matching import refresh_match_keys
 
 __all__ = [
     "SignalReceipt",

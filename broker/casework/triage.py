@@ -12,8 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 import policies
-from broker.casework.restrictions import restrictions_for
-from broker.casework.views import case_values
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
@@ -24,6 +22,9 @@ from broker.storage.models import (
     YoungPerson,
 )
 from policies import View
+
+from .restrictions import restrictions_for
+from .views import case_values
 
 __all__ = [
     "triage_queue",

@@ -13,10 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from audit import AuditEntry, AuditError
-from broker.core.problems import Problem
-from broker.core.runtime import Runtime
 from broker.identity.actors import Actor
 from broker.storage.db import begin_writing
+
+from .problems import Problem
+from .runtime import Runtime
 
 __all__ = [
     "Context",

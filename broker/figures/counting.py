@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from broker.figures.periods import Period
-from broker.figures.suppression import (
+from .periods import Period
+from .suppression import (
     CellId,
     Relation,
     RelationKind,

@@ -31,14 +31,14 @@ from broker.core.runtime import db_session, runtime
 from broker.identity.accounts import MAX_PASSWORD_LENGTH, find_person, needs_second_factor
 from broker.identity.passwords import verify_password
 from broker.identity.totp import matching_step
-from broker.oauth.grants import (
+from broker.storage.models import Person, utcnow
+
+from .base import audit_unavailable, authorization_server, oauth
+from .grants import (
     CLIENT_ID,
     Client,
     audit_entry,
 )
-from broker.storage.models import Person, utcnow
-
-from .base import audit_unavailable, authorization_server, oauth
 
 __all__ = [
     "CSRF_KEY",

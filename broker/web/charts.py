@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from broker.web.i18n import language
+from .i18n import language
 
 __all__ = ["SERIES", "Cell", "Chart", "Label", "Mark", "column_chart", "figure", "row_chart"]
 
