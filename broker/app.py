@@ -10,8 +10,9 @@ from typing import Any
 from flask import Flask
 
 from broker import web
-from broker.api.cases import api, health
+from broker.api.cases import api
 from broker.api.casework import casework
+from broker.api.health import health
 from broker.api.privacy import privacy
 from broker.api.rights import rights
 from broker.api.stats import stats

@@ -13,10 +13,18 @@ from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import db_session, runtime
 
-from .cases import _NAME as PURPOSE_NAME
-from .cases import _case_id, _context, _json_body, _purpose, authenticate_request, int_arg
+from .requests import NAME as PURPOSE_NAME
+from .requests import (
+    authenticate_request,
+    case_id_arg,
+    int_arg,
+    json_body,
+    purpose_arg,
+    request_context,
+)
 
 __all__ = ["casework"]
+
 
 casework = Blueprint("casework", __name__, url_prefix="/api/v1")
 casework.before_request(authenticate_request)
@@ -27,7 +35,7 @@ def _purpose_or(default: str) -> Context:
     purpose = request.args.get("purpose") or request.headers.get("X-Purpose") or default
     if not PURPOSE_NAME.match(purpose):
         raise Problem(403, "purpose_unknown", "The purpose is not a purpose of the convenant.")
-    return _context(purpose)
+    return request_context(purpose)
 
 
 def _pages() -> tuple[int, int]:
@@ -44,7 +52,7 @@ def triage() -> Response:
             "purpose_not_for_endpoint",
             "The triage queue serves the purpose 'triage' only.",
         )
-    ctx = _context("triage")
+    ctx = request_context("triage")
     page, per_page = _pages()
     return jsonify(triage_queue(db_session(), runtime(), ctx, page, per_page))
 
@@ -52,42 +60,42 @@ def triage() -> Response:
 @casework.post("/cases/<case_id>/case-director")
 def cases_director(case_id: str) -> Response:
     """Name or change the case director (coordinator)."""
-    body = _json_body()
+    body = json_body()
     ctx = _purpose_or("casusoverleg")
-    return jsonify(name_case_director(db_session(), runtime(), ctx, _case_id(case_id), body))
+    return jsonify(name_case_director(db_session(), runtime(), ctx, case_id_arg(case_id), body))
 
 
 @casework.post("/cases/<case_id>/close")
 def cases_close(case_id: str) -> Response:
     """Close the case with a reason (coordinator)."""
-    body = _json_body()
+    body = json_body()
     ctx = _purpose_or("uitvoering")
-    return jsonify(close_case(db_session(), runtime(), ctx, _case_id(case_id), body))
+    return jsonify(close_case(db_session(), runtime(), ctx, case_id_arg(case_id), body))
 
 
 @casework.get("/cases/<case_id>/history")
 def cases_history(case_id: str) -> Response:
     """Who decided what about the case, when and why (case team)."""
-    ctx = _context(_purpose())
-    return jsonify(case_history(db_session(), runtime(), ctx, _case_id(case_id)))
+    ctx = request_context(purpose_arg())
+    return jsonify(case_history(db_session(), runtime(), ctx, case_id_arg(case_id)))
 
 
 @casework.get("/cases/<case_id>/plan")
 def plan_get(case_id: str) -> Response:
     """The plan of approach, newest version or ?version=N (case team)."""
-    ctx = _context(_purpose())
+    ctx = request_context(purpose_arg())
     version = int_arg("version", 0, 1, 1_000_000) if "version" in request.args else None
-    return jsonify(read_plan(db_session(), runtime(), ctx, _case_id(case_id), version))
+    return jsonify(read_plan(db_session(), runtime(), ctx, case_id_arg(case_id), version))
 
 
 @casework.put("/cases/<case_id>/plan")
 def plan_put(case_id: str) -> tuple[Response, int]:
     """Save a new version of the plan of approach (coordinator or case director); with
     ?base_version=N only when N is still the newest version (else 409 plan_changed)."""
-    body = _json_body()
+    body = json_body()
     ctx = _purpose_or("casusoverleg")
     base = int_arg("base_version", 0, 0, 1_000_000) if "base_version" in request.args else None
-    plan = write_plan(db_session(), runtime(), ctx, _case_id(case_id), body, base_version=base)
+    plan = write_plan(db_session(), runtime(), ctx, case_id_arg(case_id), body, base_version=base)
     response = jsonify(plan)
     response.headers["Location"] = f"/api/v1/cases/{plan['case_id']}/plan?version={plan['version']}"
     return response, 201
@@ -96,8 +104,8 @@ def plan_put(case_id: str) -> tuple[Response, int]:
 @casework.get("/cases/<case_id>/plan/versions")
 def plan_versions_list(case_id: str) -> Response:
     """The versions of the plan of approach (case team)."""
-    ctx = _context(_purpose())
-    return jsonify(plan_versions(db_session(), runtime(), ctx, _case_id(case_id)))
+    ctx = request_context(purpose_arg())
+    return jsonify(plan_versions(db_session(), runtime(), ctx, case_id_arg(case_id)))
 
 
 @casework.get("/notifications")
@@ -106,7 +114,7 @@ def notifications_list() -> Response:
     unread = request.args.get("unread", "false")
     if unread not in ("true", "false"):
         raise Problem(400, "bad_parameter", "unread must be true or false.")
-    ctx = _context(None)
+    ctx = request_context(None)
     page, per_page = _pages()
     return jsonify(
         list_notifications(db_session(), runtime(), ctx, unread == "true", page, per_page)
@@ -118,5 +126,5 @@ def notifications_read(notification_id: str) -> Response:
     """Mark one of the caller's own notifications read."""
     if not notification_id.isascii() or not notification_id.isdigit() or len(notification_id) > 18:
         raise Problem(404, "notification_not_found", "There is no notification with this id.")
-    ctx = _context(None)
+    ctx = request_context(None)
     return jsonify(mark_notification_read(db_session(), runtime(), ctx, int(notification_id)))

@@ -7,6 +7,7 @@ from typing import Any
 
 __all__ = ["openapi_document"]
 
+
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -32,7 +33,7 @@ _ROLE = {
     "description": "The role to act in, when the person holds several.",
     "schema": {"type": "string"},
 }
-_CASE_ID = {
+CASE_ID = {
     "name": "case_id",
     "in": "path",
     "required": True,
@@ -99,7 +100,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/cases/{case_id}": {
                 "get": {
                     "summary": "One case, as the convenant lets the caller see it",
-                    "parameters": [_CASE_ID, _PURPOSE, _ROLE],
+                    "parameters": [CASE_ID, _PURPOSE, _ROLE],
                     "responses": {
                         "200": {
                             "description": "The case view",
@@ -113,7 +114,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/cases/{case_id}/track": {
                 "post": {
                     "summary": "Assign the case to a track (coordinator)",
-                    "parameters": [_CASE_ID],
+                    "parameters": [CASE_ID],
                     "requestBody": {
                         "required": True,
                         **_json({"$ref": "#/components/schemas/TrackChange"}),
@@ -648,7 +649,7 @@ def openapi_document() -> dict[str, Any]:
 def _casework_paths() -> dict[str, Any]:
     """The coordinator's work: triage, tracks, case director, closing, history, notifications
     and the plan of approach (broker.casework_api)."""
-    case_team_read = [_CASE_ID, {**_PURPOSE}, _ROLE]
+    case_team_read = [CASE_ID, {**_PURPOSE}, _ROLE]
     write_purpose = {
         "name": "purpose",
         "in": "query",
@@ -686,7 +687,7 @@ def _casework_paths() -> dict[str, Any]:
         "/api/v1/cases/{case_id}/case-director": {
             "post": {
                 "summary": "Name or change the case director (coordinator)",
-                "parameters": [_CASE_ID, write_purpose],
+                "parameters": [CASE_ID, write_purpose],
                 "requestBody": {
                     "required": True,
                     **_json({"$ref": "#/components/schemas/DirectorChange"}),
@@ -700,7 +701,7 @@ def _casework_paths() -> dict[str, Any]:
         "/api/v1/cases/{case_id}/close": {
             "post": {
                 "summary": "Close the case with a reason (coordinator)",
-                "parameters": [_CASE_ID, write_purpose],
+                "parameters": [CASE_ID, write_purpose],
                 "requestBody": {
                     "required": True,
                     **_json({"$ref": "#/components/schemas/CaseClose"}),
@@ -739,7 +740,7 @@ def _casework_paths() -> dict[str, Any]:
             "put": {
                 "summary": "Save a new version of the plan (coordinator or case director)",
                 "parameters": [
-                    _CASE_ID,
+                    CASE_ID,
                     write_purpose,
                     {
                         "name": "base_version",
@@ -1059,7 +1060,7 @@ def _rights_paths() -> dict[str, Any]:
                 "description": "The convenant's explanation for the caller's party, role and "
                 "purpose in the case's track, with the fields an objection of this young "
                 "person withholds (rule bezwaar). The same refusals as the case view.",
-                "parameters": [_CASE_ID, _PURPOSE, _ROLE],
+                "parameters": [CASE_ID, _PURPOSE, _ROLE],
                 "responses": {
                     "200": {"description": "The explanation"},
                     **_problems(401, 403, 404, 503),

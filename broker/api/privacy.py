@@ -32,18 +32,19 @@ from broker.privacy.audit_log import (
     verify_log,
 )
 
-from .cases import authenticate_request, current_actor, int_arg
+from .requests import authenticate_request, current_actor, int_arg
 
 __all__ = ["privacy"]
+
 
 privacy = Blueprint("privacy", __name__, url_prefix="/api/v1")
 privacy.before_request(authenticate_request)
 
-_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
-def _context(purpose: str) -> Context:
+def officer_context(purpose: str) -> Context:
     """The privacy officer acting for `purpose` (403 for anyone else)."""
     actor = current_actor()
     asked = request.headers.get("X-Purpose") or purpose
@@ -87,15 +88,15 @@ def _bsn_subject(errors: list[dict[str, str]]) -> str | None:
 def audit_query() -> Response:
     """Audit records by BSN (pseudonymised here), person, party, purpose, action, outcome,
     event, case and time range; paged by after_seq."""
-    ctx = _context("toezicht")
+    ctx = officer_context("toezicht")
     errors: list[dict[str, str]] = []
     subject = _bsn_subject(errors)
     filters: dict[str, Any] = {}
     for arg, key, pattern in (
         ("person", "person_id", _TOKEN),
-        ("party", "party", _NAME),
-        ("purpose", "purpose", _NAME),
-        ("event", "event", _NAME),
+        ("party", "party", NAME),
+        ("purpose", "purpose", NAME),
+        ("event", "event", NAME),
         ("case_id", "case_id", _TOKEN),
     ):
         value = request.args.get(arg)
@@ -133,7 +134,7 @@ def audit_query() -> Response:
 @privacy.get("/audit/verify")
 def audit_verify() -> Response:
     """Verify the chain up to its head against the kept checkpoints."""
-    ctx = _context("toezicht")
+    ctx = officer_context("toezicht")
     rt = runtime()
     session = db_session()
     session.rollback()  # end the request's transaction: on SQLite it holds the write lock
@@ -146,7 +147,7 @@ def audit_verify() -> Response:
 @privacy.get("/audit/checkpoints")
 def audit_checkpoints() -> Response:
     """The kept signed checkpoints and the public key that verifies them."""
-    ctx = _context("toezicht")
+    ctx = officer_context("toezicht")
     rt = runtime()
     session = db_session()
     kept = rt.audit.checkpoints(session)
@@ -160,7 +161,7 @@ def audit_checkpoints() -> Response:
 @privacy.post("/audit/checkpoints")
 def audit_checkpoint_now() -> tuple[Response, int]:
     """Sign a checkpoint of the current head now."""
-    ctx = _context("toezicht")
+    ctx = officer_context("toezicht")
     checkpoint = checkpoint_now(db_session(), runtime(), ctx)
     return jsonify(checkpoint_dict(checkpoint)), 201
 
@@ -168,7 +169,7 @@ def audit_checkpoint_now() -> tuple[Response, int]:
 @privacy.get("/audit/anomalies")
 def audit_anomalies() -> Response:
     """Refused attempts, access outside the case team, bulk views, views outside office hours."""
-    ctx = _context("toezicht")
+    ctx = officer_context("toezicht")
     rt = runtime()
     until = _time_arg("until") or dt.datetime.now(dt.UTC)
     since = _time_arg("since") or until - dt.timedelta(days=7)
@@ -194,7 +195,7 @@ def subject_access_report() -> Response | str:
 
     `?format=html` gives the printable page.
     """
-    ctx = _context("inzageverzoek")
+    ctx = officer_context("inzageverzoek")
     bsn = request.args.get("bsn", "")
     if not is_valid_bsn(bsn):
         raise Problem(

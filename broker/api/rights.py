@@ -21,10 +21,11 @@ from broker.privacy.objections import (
 )
 from broker.privacy.rights import correct_value, delete_signal
 
-from .cases import _case_id, _context, _purpose, authenticate_request
-from .privacy import _context as officer_context
+from .privacy import officer_context
+from .requests import authenticate_request, case_id_arg, purpose_arg, request_context
 
 __all__ = ["rights"]
+
 
 rights = Blueprint("rights", __name__, url_prefix="/api/v1")
 rights.before_request(authenticate_request)
@@ -99,5 +100,5 @@ def objections_lift(objection_id: str) -> Response:
 @rights.get("/cases/<case_id>/explain")
 def cases_explain(case_id: str) -> Response:
     """Why the caller sees each field of this case as it does, objections included."""
-    ctx = _context(_purpose())
-    return jsonify(explain_case(db_session(), runtime(), ctx, _case_id(case_id)))
+    ctx = request_context(purpose_arg())
+    return jsonify(explain_case(db_session(), runtime(), ctx, case_id_arg(case_id)))

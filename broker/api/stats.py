@@ -13,15 +13,16 @@ from broker.figures.stats import stats_report
 from broker.identity.actors import Actor
 from broker.storage.models import utcnow
 
-from .cases import authenticate_request, current_actor
+from .requests import authenticate_request, current_actor
 
 __all__ = ["stats"]
+
 
 stats = Blueprint("stats", __name__, url_prefix="/api/v1")
 stats.before_request(authenticate_request)
 
 
-def _context() -> Context:
+def request_context() -> Context:
     """The API's caller as the coordinator, for the purpose asked (query or X-Purpose)."""
     asked = request.args.get("purpose") or request.headers.get("X-Purpose")
     return coordinator_context(current_actor(), asked)
@@ -39,7 +40,7 @@ def coordinator_context(actor: Actor, asked: str | None) -> Context:
 def stats_get() -> Response:
     """Young people per track and per wijk, cases started and ended, and the median days to
     triage, for the range and each month (or quarter) in it; small counts suppressed."""
-    ctx = _context()
+    ctx = request_context()
     try:
         asked = parse_request(
             request.args.get("from"), request.args.get("to"), request.args.get("by")

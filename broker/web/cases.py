@@ -42,8 +42,8 @@ __all__ = [
 CASE_ROLES = frozenset({"case_worker", "coordinator"})
 PER_PAGE = 20
 RECEIPT_KEY = "web_receipt"
-_CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+CASE_ID = re.compile(r"^case-[0-9a-f]{32}$")
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 register_nav("web.cases", "Mijn casussen", CASE_ROLES, order=10, also={"web.case"})
 register_nav("web.signal_form", "Signaal melden", CASE_ROLES, order=20, also={"web.signal_submit"})
@@ -61,7 +61,7 @@ REFUSAL_EVENTS.update(
 def web_context(purpose: str) -> Context:
     """The context of a page request for `purpose`: the person, and the role that may use it
     (403 naming the purpose otherwise)."""
-    if not _NAME.match(purpose):
+    if not NAME.match(purpose):
         raise Problem(403, "purpose_unknown", "The purpose is not a purpose of the convenant.")
     actor = page_actor()
     g.purpose = purpose
@@ -92,7 +92,7 @@ def require_case_role(actor: Actor) -> None:
 
 def known_case_id(case_id: str) -> str:
     """A case id of the form the broker makes (404 for anything else, before any lookup)."""
-    if not _CASE_ID.match(case_id):
+    if not CASE_ID.match(case_id):
         raise Problem(404, "case_not_found", "There is no case with this id.")
     return case_id
 

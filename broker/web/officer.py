@@ -68,7 +68,7 @@ REFUSAL_EVENTS.update(
     }
 )
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _EVENT = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _SUBJECT = re.compile(r"^yp-[0-9a-f]{40}$")
@@ -108,8 +108,8 @@ class AuditFilters:
         errors: dict[str, str] = {}
         checks = {
             "person": _TOKEN,
-            "party": _NAME,
-            "purpose": _NAME,
+            "party": NAME,
+            "purpose": NAME,
             "event": _EVENT,
             "case_id": _TOKEN,
             "subject": _SUBJECT,
