@@ -23,7 +23,7 @@ __all__ = ["create_app"]
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: SQLite in the instance folder
     "CONVENANT": None,  # default: $BROKER_CONVENANT, ./convenant.yaml or the shipped one
-    "ISSUER": "http://127.0.0.1:8000",
+    "ISSUER": "http://127.0.0.1:8000",  # unset, `broker serve` takes the address it serves on
     "AUDIENCE": "multiteam-broker",
     "TOKEN_TTL": 900,
     "MAX_CONTENT_LENGTH": 1024 * 1024,

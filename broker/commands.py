@@ -3,6 +3,8 @@ wrappers over functions."""
 
 from __future__ import annotations
 
+import os
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
@@ -19,7 +21,7 @@ from .services import Context
 from .stats_cli import stats_command
 from .tokens import MAX_TTL
 
-__all__ = ["init_app", "init_database", "issue_token"]
+__all__ = ["init_app", "init_database", "issue_token", "served_issuer"]
 
 
 def init_database() -> None:
@@ -91,6 +93,12 @@ def token_command(username: str, ttl: int | None) -> None:
     click.echo(issue_token(username, ttl))
 
 
+def served_issuer(host: str, port: int) -> str:
+    """The issuer of a broker served on host:port (a wildcard address: the loopback one)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -100,9 +108,15 @@ def token_command(username: str, ttl: int | None) -> None:
 def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the broker (gunicorn; --dev for the Flask development server)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not os.environ.get("BROKER_ISSUER"):  # not configured: the issuer is where it is served
+        os.environ["BROKER_ISSUER"] = served_issuer(host, port)  # read by each worker's app
     click.echo(f"MultiTeam broker on http://{host}:{port} — database {app.config['DATABASE_URL']}")
-    if dev:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
+    if dev:  # app.run() refuses to run inside the flask CLI: Werkzeug's server itself
+        from werkzeug.serving import run_simple
+
+        from .app import create_app
+
+        run_simple(host, port, create_app(), threaded=True)
         return
     from .server import serve
 
