@@ -510,14 +510,13 @@ class Shell:
         self.log = tmp / "curl-log"
         self.log.mkdir()
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("BROKER_")},
             **env,
             "PATH": os.pathsep.join([str(shims), str(BIN), os.environ.get("PATH", "")]),
             "CURL_LOG": str(self.log),
             "REAL_CURL": _tool("curl"),
             "BROKER_LOG_LEVEL": "WARNING",
         }
-        self.env.pop("BROKER_ISSUER", None)
 
     def run(self, script: str, timeout: float = 120) -> str:
         result = subprocess.run(
