@@ -296,30 +296,34 @@ class Curl:
     query: dict[str, list[str]]
 
 
+def method_and_url(args: list[str]) -> tuple[str, str | None]:
+    """A curl's method (-X, else POST with a body, else GET) and URL, from its arguments."""
+    method, url, data = None, None, False
+    words = iter(args)
+    for word in words:
+        if word in ("-X", "--request"):
+            method = next(words)
+        elif word.startswith("-d") or word.startswith("--data"):
+            data = True
+            if word in ("-d", "--data", "--data-raw", "--data-binary", "--data-urlencode"):
+                next(words)
+        elif word in _CURL_VALUE_OPTIONS:
+            next(words)
+        elif not word.startswith("-") and url is None:
+            url = word
+    return method or ("POST" if data else "GET"), url
+
+
 def curls() -> list[Curl]:
     """Every curl of the docs: its method, path and query."""
     found = []
     for where, args in invocations("curl"):
-        method, url, data = None, None, False
-        words = iter(args)
-        for word in words:
-            if word in ("-X", "--request"):
-                method = next(words)
-            elif word.startswith("-d") or word.startswith("--data"):
-                data = True
-                if word in ("-d", "--data", "--data-raw", "--data-urlencode"):
-                    next(words)
-            elif word in _CURL_VALUE_OPTIONS:
-                next(words)
-            elif not word.startswith("-") and url is None:
-                url = word
+        method, url = method_and_url(args)
         assert url is not None, f"{where}: curl without a URL"
         base = re.match(r"^(\$URL|http://127\.0\.0\.1:8000)(/.*)$", url)
         assert base, f"{where}: {url} is not under $URL (or http://127.0.0.1:8000)"
         parts = urlsplit(base.group(2))
-        found.append(
-            Curl(where, method or ("POST" if data else "GET"), parts.path, parse_qs(parts.query))
-        )
+        found.append(Curl(where, method, parts.path, parse_qs(parts.query)))
     return found
 
 
@@ -546,16 +550,18 @@ class Shell:
         recorded = []
         for n in range(1, len(list(self.log.glob("*.args"))) + 1):
             args = (self.log / f"{n}.args").read_text().splitlines()
-            found = next(c for c in curls_of(args))
+            method, url = method_and_url(args)
+            assert url is not None
+            parts = urlsplit(url)
             headers = (self.log / f"{n}.headers").read_text(errors="replace").lower()
             kind = re.search(r"^content-type:\s*([^;\r\n]+)", headers, re.MULTILINE)
             text = (self.log / f"{n}.body").read_text()
             bearer = next((a.split()[-1] for a in args if a.startswith("Authorization:")), None)
             recorded.append(
                 Call(
-                    found.method,
-                    found.path,
-                    found.query,
+                    method,
+                    parts.path,
+                    parse_qs(parts.query),
                     bearer,
                     int((self.log / f"{n}.status").read_text()),
                     kind.group(1) if kind else "",
@@ -563,25 +569,6 @@ class Shell:
                 )
             )
         return recorded
-
-
-def curls_of(args: list[str]) -> Iterator[Curl]:
-    """A recorded curl call's method, path and query."""
-    method, url, data = None, None, False
-    words = iter(args)
-    for word in words:
-        if word in ("-X", "--request"):
-            method = next(words)
-        elif word in ("-d", "--data"):
-            data = True
-            next(words)
-        elif word in _CURL_VALUE_OPTIONS:
-            next(words)
-        elif not word.startswith("-") and url is None:
-            url = word
-    assert url is not None
-    parts = urlsplit(url)
-    yield Curl("recorded", method or ("POST" if data else "GET"), parts.path, parse_qs(parts.query))
 
 
 def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
