@@ -23,12 +23,14 @@ from broker.identity.keys import instance_secret
 from .core import auth, observability, problems, runtime
 from .oauth import server as oauth
 
-__all__ = ["create_app"]
+__all__ = ["DEFAULTS", "DEFAULT_ISSUER", "create_app"]
+
+DEFAULT_ISSUER = "http://127.0.0.1:8000"
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: SQLite in the instance folder
     "CONVENANT": None,  # default: $BROKER_CONVENANT, ./convenant.yaml or the shipped one
-    "ISSUER": "http://127.0.0.1:8000",
+    "ISSUER": None,  # unset: the address `broker serve` serves on, else DEFAULT_ISSUER
     "AUDIENCE": "multiteam-broker",
     "TOKEN_TTL": 900,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -75,6 +77,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'broker.db'}"
     if not app.config["CONVENANT"]:
         app.config["CONVENANT"] = str(default_convenant_path())
+    app.extensions["broker.issuer_configured"] = bool(app.config["ISSUER"])
+    if not app.config["ISSUER"]:
+        app.config["ISSUER"] = DEFAULT_ISSUER
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = instance_secret(instance, "session-key").hex()
     if app.config["SESSION_COOKIE_SECURE"] is None:
@@ -93,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     oauth.init_app(app)
     web.init_app(app)
     commands.init_app(app)
-    # how `broker serve` builds each gunicorn worker's own app (no shared connections)
-    app.extensions["broker.factory"] = lambda: create_app(config)
+    # how `broker serve` builds each worker's own app (no shared connections), with settings
+    # of its own on top (the issuer where it serves, when none is configured)
+    app.extensions["broker.factory"] = lambda **more: create_app({**(config or {}), **more})
     return app

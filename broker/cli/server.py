@@ -7,7 +7,12 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["serve"]
+__all__ = ["LIMIT_REQUEST_LINE", "serve"]
+
+# The longest request line (method, path and query, version) gunicorn reads: its maximum. A
+# longer one is refused with gunicorn's own 414 page; behind nginx, large_client_header_buffers
+# is set below this (docs/operator.md), so the proxy refuses first.
+LIMIT_REQUEST_LINE = 8190
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -39,5 +44,6 @@ def serve(
             "errorlog": "-",
             "timeout": 60,
             "graceful_timeout": 10,
+            "limit_request_line": LIMIT_REQUEST_LINE,
         },
     ).run()

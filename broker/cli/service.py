@@ -3,6 +3,8 @@ wrappers over functions."""
 
 from __future__ import annotations
 
+import functools
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
@@ -20,7 +22,7 @@ from .audit import purge_command
 from .demo import DEMO_ACCOUNTS, ensure_clients, load_demo
 from .stats import stats_command
 
-__all__ = ["init_app", "init_database", "issue_token"]
+__all__ = ["init_app", "init_database", "issue_token", "served_issuer"]
 
 
 def init_database() -> None:
@@ -92,6 +94,12 @@ def token_command(username: str, ttl: int | None) -> None:
     click.echo(issue_token(username, ttl))
 
 
+def served_issuer(host: str, port: int) -> str:
+    """The issuer of a broker served on host:port (a wildcard address: the loopback one)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -101,13 +109,18 @@ def token_command(username: str, ttl: int | None) -> None:
 def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the broker (gunicorn; --dev for the Flask development server)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    build = app.extensions["broker.factory"]
+    if not app.extensions["broker.issuer_configured"]:  # the issuer is where it is served
+        build = functools.partial(build, ISSUER=served_issuer(host, port))
     click.echo(f"MultiTeam broker on http://{host}:{port} — database {app.config['DATABASE_URL']}")
-    if dev:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
+    if dev:  # app.run() refuses to run inside the flask CLI: Werkzeug's server itself
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, build(), threaded=True)
         return
     from .server import serve
 
-    serve(app.extensions["broker.factory"], host=host, port=port, workers=workers)
+    serve(build, host=host, port=port, workers=workers)
 
 
 def init_app(app: Flask) -> None:
