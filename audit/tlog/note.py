@@ -389,6 +389,11 @@ def sign_note(text: str, signers: Sequence[Signer], existing: Sequence[Signature
     for signer in signers:
         if not is_valid_key_name(signer.name):
             raise MalformedNoteError(f"{signer.name!r} is not a valid key name")
+    for signature in existing:
+        if not (is_valid_key_name(signature.name) and 0 <= signature.key_id < 2**32):
+            raise MalformedNoteError(f"{signature.name!r} is not a valid signature's key")
+        if not signature.signature:
+            raise MalformedNoteError(f"the signature by {signature.name!r} is empty")
     renewed = {(signer.name, signer.key_id) for signer in signers}
     kept = [s for s in existing if (s.name, s.key_id) not in renewed]
     fresh = [Signature(s.name, s.key_id, s.sign(text.encode())) for s in signers]
