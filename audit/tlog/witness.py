@@ -168,8 +168,13 @@ def decide_add_checkpoint(
     cosigners: Sequence[CosignatureSigner],
     timestamp: int,
 ) -> WitnessAnswer:
-    """The answer to a parsed request, given the origin's trusted keys (empty: unknown origin),
-    the latest state cosigned for it (None: never), the witness's keys, and the time now."""
+    """The answer to a parsed request.
+
+    Given the origin's trusted log keys (empty: an unknown origin), the latest state cosigned
+    for it (None: never), the witness's own keys and the time now. Two trusted keys sharing a
+    name and key ID are a configuration fault and raise AmbiguousKeyError; check keys when
+    they are configured.
+    """
     if not cosigners:
         raise ValueError("a witness has at least one cosignature key")
     origin = request.origin
