@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from tests.needs import unavailable
+
 POSTGRES_URL_ENV = "BROKER_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -42,9 +44,7 @@ def _postgres_admin() -> Engine:
     url = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
     problem = _postgres_problem(url)
     if problem is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{problem}; CI=true requires PostgreSQL", pytrace=False)
-        pytest.skip(f"{problem}; set {POSTGRES_URL_ENV} to test on PostgreSQL")
+        unavailable(f"{problem}; set {POSTGRES_URL_ENV} to test on PostgreSQL")
     return create_engine(url, poolclass=NullPool)
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.needs import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     tool = BIN / args[0]
     if not tool.exists() and shutil.which(args[0]) is None:
-        pytest.skip(f"{args[0]} is not installed (pip install -e '.[dev]')")
+        unavailable(f"{args[0]} is not installed (pip install -e '.[dev]')")
     command = [str(tool) if tool.exists() else args[0], *args[1:]]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 

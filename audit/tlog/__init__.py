@@ -42,7 +42,6 @@ from .errors import (
     MalformedRequestError,
     ProofRequestError,
     TlogError,
-    UnverifiedNoteError,
 )
 from .merkle import (
     EMPTY_ROOT,
@@ -75,6 +74,7 @@ from .note import (
     Note,
     Signature,
     Signer,
+    UnverifiedNoteError,
     Verifier,
     VerifierKey,
     decode_b64,

@@ -7,12 +7,7 @@ A failed proof is not an error: the verifiers answer False.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import AuditError
-
-if TYPE_CHECKING:
-    from .note import Note
 
 __all__ = [
     "AmbiguousKeyError",
@@ -24,7 +19,6 @@ __all__ = [
     "MalformedRequestError",
     "ProofRequestError",
     "TlogError",
-    "UnverifiedNoteError",
 ]
 
 
@@ -40,17 +34,6 @@ class MalformedNoteError(TlogError):
 
     code = "note_malformed"
     status_code = 400
-
-
-class UnverifiedNoteError(TlogError):
-    """A well-formed note without one signature that verifies against a known key."""
-
-    code = "note_unverified"
-    status_code = 403
-
-    def __init__(self, description: str, note: Note) -> None:
-        super().__init__(description)
-        self.note = note
 
 
 class InvalidSignatureError(TlogError):

@@ -33,13 +33,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from .errors import (
+from audit.tlog.errors import (
     AmbiguousKeyError,
     InvalidSignatureError,
     KeyFormatError,
     MalformedNoteError,
-    UnverifiedNoteError,
 )
+
+from .errors import TlogError
 
 __all__ = [
     "ED25519",
@@ -50,6 +51,7 @@ __all__ = [
     "Note",
     "Signature",
     "Signer",
+    "UnverifiedNoteError",
     "Verifier",
     "VerifierKey",
     "decode_b64",
@@ -404,3 +406,14 @@ def sign_note(text: str, signers: Sequence[Signer], existing: Sequence[Signature
     if parse_note(message, max_signatures=len(kept) + len(fresh)).text != text:
         raise MalformedNoteError("the text would not read back as the same note")
     return message
+
+
+class UnverifiedNoteError(TlogError):
+    """A well-formed note without one signature that verifies against a known key."""
+
+    code = "note_unverified"
+    status_code = 403
+
+    def __init__(self, description: str, note: Note) -> None:
+        super().__init__(description)
+        self.note = note

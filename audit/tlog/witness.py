@@ -36,10 +36,9 @@ from .errors import (
     MalformedCheckpointError,
     MalformedNoteError,
     MalformedRequestError,
-    UnverifiedNoteError,
 )
 from .merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from .note import Signature, Verifier, decode_b64, open_note, parse_note
+from .note import Signature, UnverifiedNoteError, Verifier, decode_b64, open_note, parse_note
 
 __all__ = [
     "MAX_PROOF_LINES",

@@ -24,7 +24,6 @@ from audit.tlog import (
     LogCheckpoint,
     MalformedCheckpointError,
     Signature,
-    UnverifiedNoteError,
     cosignature_message,
     cosignature_timestamp,
     decode_verifier_key,
@@ -39,6 +38,7 @@ from audit.tlog import (
     sign_log_checkpoint,
     sign_note,
 )
+from audit.tlog.note import UnverifiedNoteError
 
 # C2SP/C2SP tlog-checkpoint.md and tlog-cosignature.md
 SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"

@@ -6,9 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.needs import module
+
 _NEEDS = "the decide bench needs the bench extra: pip install -e '.[bench]'"
-pytest.importorskip("casbin", reason=f"pycasbin is not importable; {_NEEDS}")
-pytest.importorskip("cedarpy", reason=f"cedarpy is not importable; {_NEEDS}")
+module("casbin", _NEEDS)
+module("cedarpy", _NEEDS)
 
 import policies  # noqa: E402
 from bench import decide  # noqa: E402

@@ -33,6 +33,7 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from broker.identity.totp import code_at, step_at
+from tests.needs import unavailable
 from tests.web.site import DEMO_BSN, PASSWORD, build_site
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,9 +63,7 @@ def browser_ready() -> None:
     """Skip (or, with CI=true, fail) when the browser tests cannot run."""
     problem = _unavailable()
     if problem is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{problem}; CI=true requires the browser tests", pytrace=False)
-        pytest.skip(problem)
+        unavailable(f"{problem} (the browser tests need it)")
 
 
 class _QuietHandler(WSGIRequestHandler):
