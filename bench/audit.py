@@ -3,7 +3,7 @@
 Run with `python bench/audit.py` (about 8 minutes, most of it building the chain; `--quick` for
 a smoke run, `--records N` for another chain length). One chain of realistic case-view records
 is sealed once in Python and bulk-loaded into SQLite (a file in a temp dir; WAL,
-synchronous=FULL, BEGIN IMMEDIATE, as `broker.db.make_engine` sets it up) and PostgreSQL (a
+synchronous=FULL, BEGIN IMMEDIATE, as `broker.storage.db.make_engine` sets it up) and PostgreSQL (a
 fresh schema, dropped at the end); the records' bodies go to a file for `sha256sum`. Every
 figure comes with a check: verification must say intact, every query must return exactly its
 subject's records, appends must chain on. `verify_store` reads the chain as the broker does:

@@ -1,7 +1,7 @@
 """The floor under a case view: a minimal Flask app that does only a view's database work.
 
 `bench/http_views.py` serves it under gunicorn beside the broker, with the same workers,
-threads and SQLite database file, on the same engine (`broker.db.make_engine`: WAL,
+threads and SQLite database file, on the same engine (`broker.storage.db.make_engine`: WAL,
 `synchronous=FULL`, every transaction opened with `BEGIN IMMEDIATE`). Per request it reads the
 case's field values with the broker's query, inserts one row into a table of its own, commits,
 and answers JSON. No token check, no decision, no transforms, no audit chain, no request log.

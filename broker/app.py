@@ -1,4 +1,6 @@
-"""The application factory."""
+"""The front door: `create_app` reads the configuration (defaults, then BROKER_* environment
+variables, then the mapping given), binds the runtime, authentication, problem handling and
+the request log, and registers the API, the authorization server, the pages and the commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The `broker` command: convenant tools always; service commands from the app (app.cli)."""
+"""The `broker` console script: a Flask command group over `create_app` with the convenant
+tools and the audit log's offline commands (which build no app), and the service commands the
+app registers (`broker.cli.service`)."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def db_engine(db_url: str) -> Iterator[Engine]:
-    """An engine from `broker.db.make_engine` on `db_url`, disposed after the test."""
+    """An engine from `broker.storage.db.make_engine` on `db_url`, disposed after the test."""
     from broker.storage.db import make_engine
 
     engine = make_engine(db_url)

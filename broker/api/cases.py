@@ -1,4 +1,7 @@
-"""The JSON API under /api/v1: thin adapters from HTTP to the services."""
+"""The case worker's API under /api/v1: submitting a signal, case lists and case views for a
+purpose, a track, the convenant in force and its explanation of a cell — thin adapters from
+HTTP to `broker.casework`.
+"""
 
 from __future__ import annotations
 

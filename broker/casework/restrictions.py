@@ -1,6 +1,6 @@
 """Objections as the restriction every view lays over the convenant: which fields are withheld
-from which receiving party for one young person. Kept apart from the services (no audit, no
-commit) so that every view can call it: `services.case_view`, `services.list_cases`, triage.
+from which receiving party for one young person. Kept apart from the use cases (no audit, no
+commit) so that every view can call it: `views.case_view`, `views.list_cases`, triage.
 
     restriction = restrictions(session, rt.convenant, young_person_id=...)   # or subject=key
     decision = policies.restrict(policies.decide(...), restriction)

@@ -1,9 +1,10 @@
-"""The coordinator's work: the triage queue, tracks and the case director, closing a case, its
-history, notifications and the plan of approach.
+"""The coordinator's acts on a case: assigning a track (with its case team and, optionally, a
+case director), naming a case director, closing a case with a reason (and the retention that
+starts), and the case's history for its case team.
 
-Use cases as in `broker.services` (load → decide → write → audit → commit, session passed in):
-every success appends its audit record in the same transaction as its writes, every refusal is
-a Problem the edge audits, and a refused request changes nothing.
+Use cases (load → decide → write → audit → commit, session passed in): every success appends
+its audit record in the same transaction as its writes, every refusal is a Problem the edge
+audits, and a refused request changes nothing.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
-"""The broker's use cases: load → decide → transform → audit → commit, session passed in.
+"""Case views, field by field: one case as the convenant lets the caller see it (within the
+person's view limits), the cases a caller may see for a purpose, and the convenant's
+explanation of a cell.
 
-Every function appends its audit record last, in the same transaction as its own writes, and
-commits before anything is returned: if the audit record cannot be written, nothing leaves.
+A view is one decision lookup plus applying it to the case's newest values, with the young
+person's objections laid over it; its audit record (the fields disclosed with their effect
+and those withheld, never a value) is appended and committed before anything is returned: if
+it cannot be written, nothing leaves.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`broker users`, `broker clients` and `broker keys`: thin wrappers over broker.accounts and
-the key ring, each change audited."""
+"""`broker users`, `broker clients` and `broker keys`: thin wrappers over
+`broker.identity.accounts` and the key ring, each change audited."""
 
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ def verify_export_command(file: click.utils.LazyFile, public_key: Path) -> None:
 @with_appcontext
 def purge_command(dry_run: bool, now_text: str | None) -> None:
     """Delete what the convenant's retention says is due: untriaged signals, closed cases, the
-    age limit (broker.retention), and audit records after 5 years."""
+    age limit (broker.privacy.retention), and audit records after 5 years."""
     rt = runtime()
     now = dt.datetime.now(dt.UTC)
     if now_text is not None:

@@ -1,5 +1,5 @@
-"""Service commands on `app.cli`: init, demo, serve, token, users, clients, keys — thin
-wrappers over functions."""
+"""Service commands on `app.cli`: init, demo, token and serve, and the groups of `accounts`,
+`audit` and `stats` — thin wrappers over functions."""
 
 from __future__ import annotations
 

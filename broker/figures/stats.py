@@ -1,6 +1,6 @@
 """The monitoring figures for the dashboard: per period, young people per track and per wijk,
 cases started and ended, and the median time from first signal to triage — with small-cell
-suppression (`broker.suppression`), so that no figure singles out a young person.
+suppression (`broker.figures.suppression`), so that no figure singles out a young person.
 
 Definitions (also in every answer, under `definitions`):
 

@@ -1,4 +1,5 @@
-"""Identity checks for young people: BSN eleven-check, postcode, dates, keyed subject keys."""
+"""Identifiers of young people: the BSN eleven-check, postcodes and dates as signals carry them,
+and keyed subject keys (the pseudonym the log and the database use, never the BSN)."""
 
 from __future__ import annotations
 

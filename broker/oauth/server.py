@@ -1,16 +1,13 @@
-"""The embedded OAuth 2.0 authorization server (Authlib).
+"""The embedded OAuth 2.0 authorization server (Authlib): its token endpoint, metadata (RFC 8414)
+and JWKS, and `init_app`, which binds the server and its grants to the app.
 
 - client credentials for partner systems: the token's `sub` is the client id, its party the
   client's, its roles ["system"];
 - authorization code with PKCE (S256 only, required) for persons, who log in on a small
-  server-rendered form;
+  server-rendered form (`login`), with a TOTP code after the password for coordinators and
+  privacy officers (and anyone enrolled); a code is accepted once;
 - the tokens are the broker's RFC 9068 access tokens (`TokenService`), the same as
-  `broker token` prints; the keys that verify them are at /.well-known/jwks.json and the
-  server's metadata (RFC 8414) at /.well-known/oauth-authorization-server.
-
-Coordinators and privacy officers (and anyone enrolled) give a TOTP code after the password,
-in a second form step; a code is accepted once, and without an enrolled second factor those
-roles cannot log in through the browser.
+  `broker token` prints.
 
 Every token issue and every login, refused or not, is audited (`token.issue`, `login`);
 passwords, client secrets, codes (authorization and TOTP), TOTP secrets and tokens never reach

@@ -1,5 +1,7 @@
-"""The privacy officer's work: audit queries, verification, checkpoints, anomalies, access
-reports, exports and retention of the audit log."""
+"""The audit log as the privacy officer reads it: records as dicts, queries with filters,
+verification from the database, signed checkpoints (periodic and on demand) and the purge of
+records past their retention, anchored by a checkpoint.
+"""
 
 from __future__ import annotations
 

@@ -1,22 +1,6 @@
-"""The rights of the young person, handled by the privacy officer: corrections (AVG art. 16),
-deletions of signals (art. 17) and objections (art. 21), and the objections as a restriction
-that every view lays over the convenant.
-
-The privacy officer never sees case content: these functions take values in and report what
-was done (fields, counts, ids), never a value. Every change is audited in its transaction.
-
-Decisions taken here:
-- A correction supersedes every current value of the field on the young person's open case and
-  erases their content (JSON null); their provenance stays (party, regime, time, superseded_at).
-  The corrected value keeps the supplier and regime of the value it replaces (the data stays
-  that party's data: were it the privacy officer's party's own, the own-data rule would show it
-  to the municipality), is entered by the privacy officer and points at the correction
-  (`rights_actions`, with the reason). The BSN is not corrected: it is what identifies the young
-  person (delete the signals that hold a wrong one and have them sent again).
-- An objection withholds, never widens; it does not hide what a party supplied itself (see
-  `policies.restrict`). It applies to the young person, in every case, until it is lifted.
-- Reasons are kept in the database (`rights_actions`, `objections`), never in the audit log:
-  a reason is free text and might repeat a value.
+"""Corrections (AVG art. 16) and deletions of signals (art. 17), handled by the privacy officer
+for a young person: the answers say what was done, never a value, and every change is audited
+by field name. Objections (art. 21) are in `objections`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Storage: typed SQLAlchemy 2 models for persons, OAuth clients, young people, cases, signals
-and values."""
+"""Typed SQLAlchemy 2 models: persons, OAuth clients and codes, young people, cases, signals and
+their values, track history, match keys, notifications, plan versions, rights actions and
+objections."""
 
 from __future__ import annotations
 

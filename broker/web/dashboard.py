@@ -2,7 +2,7 @@
 cases started and ended, and the median days to triage — the figures of /api/v1/stats as
 charts and tables, and as CSV.
 
-The page calls the same function as the API (`broker.stats.stats_report`), so the figures are
+The page calls the same function as the API (`figures.stats.stats_report`), so the figures are
 counted, suppressed, audited and committed exactly as there; this module reads the period from
 the form and draws what was published. A withheld figure ("<5", "x") gets its marker and never a
 bar, and nothing on the page is worked out from it (the scale of a chart comes from the
@@ -115,7 +115,7 @@ def this_month(now: dt.datetime) -> Month:
 
 
 def _period_problem(problem: str) -> str:
-    """A problem `broker.stats.parse_request` found, in the person's language."""
+    """A problem `broker.figures.periods.parse_request` found, in the person's language."""
     if problem.startswith("must be month or quarter"):
         return gettext("kies per maand of per kwartaal")
     if problem.startswith("must not be before"):

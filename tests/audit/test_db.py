@@ -1,4 +1,4 @@
-"""broker.db: engines for SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) and PostgreSQL."""
+"""broker.storage.db: engines for SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) and PostgreSQL."""
 
 from __future__ import annotations
 

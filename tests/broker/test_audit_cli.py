@@ -353,7 +353,7 @@ def test_export_of_a_period_without_records_holds_none(api: Api) -> None:
 
 
 def purge(app: Flask, now: dt.datetime, dry_run: bool) -> dict[str, Any]:
-    """broker.privacy.purge_audit at `now`, as the operator."""
+    """broker.privacy.audit_log.purge_audit at `now`, as the operator."""
     with app.app_context():
         rt = runtime()
         session = rt.sessions()

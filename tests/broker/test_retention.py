@@ -43,7 +43,7 @@ SECOND = dt.timedelta(seconds=1)
 
 
 def purge(app: Flask, now: dt.datetime, dry_run: bool = False) -> dict[str, Any]:
-    """broker.retention.purge_cases at `now`, as the operator (its own session)."""
+    """broker.privacy.retention.purge_cases at `now`, as the operator (its own session)."""
     with app.app_context():
         rt = runtime()
         session = rt.sessions()

@@ -1,4 +1,4 @@
-"""broker.tokens: the broker's ES256 access tokens (RFC 9068), issued and verified."""
+"""broker.identity.tokens: the broker's ES256 access tokens (RFC 9068), issued and verified."""
 
 from __future__ import annotations
 
