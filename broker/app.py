@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "EXTERNAL_CLAIMS": None,  # JSON: {"username": …, "party": …, "roles": …} claim names
     "EXTERNAL_ALGORITHMS": None,  # default RS256 and ES256 (nothing else is allowed)
     "EXTERNAL_TOKEN_TYPES": None,  # e.g. ["at+jwt"]; default: typ is not checked
+    "EXTERNAL_MAX_TOKEN_LIFETIME": 3600,  # seconds (60-86400) its tokens may live: exp - iat
 }
 
 

@@ -157,9 +157,9 @@ def users_disable(username: str) -> None:
 @click.argument("username")
 @with_appcontext
 def users_enable(username: str) -> None:
-    """Enable USERNAME again."""
+    """Enable USERNAME again; tokens issued before the disable stay refused."""
     _set_disabled(username, False)
-    click.echo(f"person {username} enabled")
+    click.echo(f"person {username} enabled; tokens issued before the disable stay refused")
 
 
 @users_group.command("set-password")
@@ -344,9 +344,9 @@ def clients_disable(client_id: str) -> None:
 @click.argument("client_id")
 @with_appcontext
 def clients_enable(client_id: str) -> None:
-    """Enable CLIENT_ID again."""
+    """Enable CLIENT_ID again; tokens issued before the disable stay refused."""
     _set_client_disabled(client_id, False)
-    click.echo(f"client {client_id} enabled")
+    click.echo(f"client {client_id} enabled; tokens issued before the disable stay refused")
 
 
 @clients_group.command("list")

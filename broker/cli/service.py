@@ -37,13 +37,16 @@ def issue_token(username: str, ttl: int | None = None) -> str:
         person = session.scalar(select(Person).where(Person.username == username))
         if person is None or person.disabled:
             raise click.ClickException(f"no active person {username!r}")
-        token, claims = rt.tokens.issue(
-            subject=person.username,
-            party=person.party,
-            roles=list(person.roles),
-            name=person.name,
-            ttl=ttl,
-        )
+        try:
+            token, claims = rt.tokens.issue(
+                subject=person.username,
+                party=person.party,
+                roles=list(person.roles),
+                name=person.name,
+                ttl=ttl,
+            )
+        except ValueError as exc:  # a ttl over the configured TOKEN_TTL
+            raise click.ClickException(f"--ttl: {exc} (TOKEN_TTL)") from None
         ctx = Context(None, None, None)
         entry = ctx.entry(
             "token.issue",
@@ -87,7 +90,11 @@ def demo_command(force: bool) -> None:
 
 @click.command("token")
 @click.argument("username")
-@click.option("--ttl", type=click.IntRange(60, MAX_TTL), help="Lifetime in seconds.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(60, MAX_TTL),
+    help="Lifetime in seconds (at most TOKEN_TTL; default TOKEN_TTL).",
+)
 @with_appcontext
 def token_command(username: str, ttl: int | None) -> None:
     """Print a bearer token for USERNAME (on the last line)."""

@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import policies
 from broker.identity.keys import KeyRing, audit_signing_key, instance_secret
-from broker.identity.tokens import MAX_TTL, TokenService
+from broker.identity.tokens import CLOCK_SKEW, MAX_TTL, TokenService
 from broker.storage.audit_store import CheckpointingAuditStore
 from broker.storage.db import make_engine, reading_first, session_factory
 
 from .validation import SignalValidator
 
 __all__ = ["CLOCK_SKEW", "Runtime", "db_session", "runtime", "transaction"]
-
-CLOCK_SKEW = 60  # seconds a retired signing key verifies beyond the longest token lifetime
 
 
 @dataclass

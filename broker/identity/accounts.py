@@ -164,9 +164,15 @@ def set_password(session: Session, username: str, password: str) -> Person:
 
 
 def set_person_disabled(session: Session, username: str, disabled: bool) -> Person:
-    """Disable (or enable again) a person; a disabled person's tokens stop working at once."""
+    """Disable (or enable again) a person; a disabled person's tokens stop working at once.
+
+    Disabling records when (`disabled_at`, kept when enabled again): the tokens issued before
+    it stay refused, so enabling the person does not revive them.
+    """
     person = _person(session, username)
     person.disabled = disabled
+    if disabled:
+        person.disabled_at = utcnow()
     return person
 
 
@@ -280,9 +286,15 @@ def rotate_client_secret(session: Session, client_id: str) -> tuple[OAuthClient,
 
 
 def set_client_disabled(session: Session, client_id: str, disabled: bool) -> OAuthClient:
-    """Disable (or enable again) a client; its tokens stop working at once."""
+    """Disable (or enable again) a client; its tokens stop working at once.
+
+    Disabling records when (`disabled_at`, kept when enabled again): the tokens issued before
+    it, the client's own and its persons', stay refused when the client is enabled again.
+    """
     client = _client(session, client_id)
     client.disabled = disabled
+    if disabled:
+        client.disabled_at = utcnow()
     return client
 
 

@@ -5,6 +5,8 @@ broker's own tokens and an external issuer's.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,12 +66,26 @@ def _no_access(reason: str) -> InvalidTokenError:
     return InvalidTokenError(description=reason, realm="multiteam-broker")
 
 
+def _issued_before(claims: dict[str, Any], moment: dt.datetime | None) -> bool:
+    """Whether the token was issued before `moment` (when its person or client was last
+    disabled). `iat` counts whole seconds, so a token of the very second of the disable is
+    taken to be from before it (fail closed: a token asked for a second later works)."""
+    if moment is None:
+        return False
+    iat = claims.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not math.isfinite(iat):
+        return True  # the validators require a numeric iat; without one, refuse
+    return iat < math.floor(moment.timestamp()) + 1
+
+
 def resolve_actor(session: Session, claims: dict[str, Any]) -> Actor:
     """The actor behind valid claims, as the database knows it now (roles and party too).
 
     A token whose `sub` is its `client_id` is a client-credentials token: its client must
     exist, be enabled and still hold that grant. Any other token is a person's: the person
     must exist and be enabled, and so must its client (unless an operator issued it).
+    The token must be issued (`iat`) after its client and person were last disabled: enabling
+    them again does not revive the tokens they had.
     InvalidTokenError otherwise; this runs on every request, so disabling ends access at once.
     """
     subject, client_id, jti = claims["sub"], claims["client_id"], str(claims["jti"])
@@ -79,6 +95,8 @@ def resolve_actor(session: Session, claims: dict[str, Any]) -> Actor:
         client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
         if client is None or client.disabled or "client_credentials" not in client.grant_types:
             raise _no_access("the client of this token has no access (unknown or disabled)")
+        if _issued_before(claims, client.disabled_at):
+            raise _no_access(_BEFORE_DISABLE.format("client"))
         return Actor(
             person_id=None,
             username=client.client_id,
@@ -103,6 +121,10 @@ def resolve_actor(session: Session, claims: dict[str, Any]) -> Actor:
         raise _no_access("the client of this token has no access (unknown or disabled)")
     if row is None or row.disabled:
         raise _no_access("the person of this token has no access (unknown or disabled)")
+    if not operator and _issued_before(claims, row.client_disabled_at):
+        raise _no_access(_BEFORE_DISABLE.format("client"))
+    if _issued_before(claims, row.disabled_at):
+        raise _no_access(_BEFORE_DISABLE.format("person"))
     return Actor(
         person_id=row.id,
         username=row.username,
@@ -114,7 +136,11 @@ def resolve_actor(session: Session, claims: dict[str, Any]) -> Actor:
     )
 
 
-# The person of a token and whether its client is disabled (NULL: no such client)
+_BEFORE_DISABLE = "the token was issued before its {} was last disabled (iat)"
+
+
+# The person of a token, whether its client is disabled (NULL: no such client), and when the
+# person and the client were last disabled
 _PERSON_AND_CLIENT = (
     select(
         Person.id,
@@ -123,7 +149,9 @@ _PERSON_AND_CLIENT = (
         Person.party,
         Person.roles,
         Person.disabled,
+        Person.disabled_at,
         OAuthClient.disabled.label("client_disabled"),
+        OAuthClient.disabled_at.label("client_disabled_at"),
     )
     .select_from(Person)
     .outerjoin(OAuthClient, OAuthClient.client_id == bindparam("client_id", type_=String()))
@@ -159,21 +187,20 @@ def resolve_external_actor(
     The mapped username must be a known, enabled person of the broker whose party is the
     token's mapped party; the roles are those the token and the person both hold. The broker
     stays the authority on who is active: this runs on every request, so disabling a person
-    ends access at once, whatever the issuer says.
+    ends access at once, whatever the issuer says, and a token issued before the person was
+    last disabled stays refused when the person is enabled again.
     """
     mapping = issuer.claims
     username, party = mapping.username_of(claims), mapping.party_of(claims)
     if username is None or party is None:
         raise _no_access("the token does not name a person and a party")
-    person = session.execute(
-        select(
-            Person.id, Person.username, Person.name, Person.party, Person.roles, Person.disabled
-        ).where(Person.username == username)
-    ).one_or_none()
+    person = session.execute(_EXTERNAL_PERSON, {"username": username}).one_or_none()
     if person is None or person.disabled or person.party != party:
         raise _no_access(
             "the person of this token has no access (unknown, disabled or other party)"
         )
+    if _issued_before(claims, person.disabled_at):
+        raise _no_access(_BEFORE_DISABLE.format("person"))
     granted = set(mapping.roles_of(claims))
     client = claims.get("client_id") or claims.get("azp")
     return Actor(
@@ -185,6 +212,17 @@ def resolve_external_actor(
         client_id=f"external:{client}" if _is_short_name(client) else "external",
         token_id=token_id,
     )
+
+
+_EXTERNAL_PERSON = select(
+    Person.id,
+    Person.username,
+    Person.name,
+    Person.party,
+    Person.roles,
+    Person.disabled,
+    Person.disabled_at,
+).where(Person.username == bindparam("username"))
 
 
 def _is_short_name(value: Any) -> bool:

@@ -20,10 +20,18 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .tokens import failure_reason, invalid_token, unverified_header, whole_seconds
+from .tokens import (
+    IssuedAtRegistry,
+    check_lifetime,
+    failure_reason,
+    invalid_token,
+    unverified_header,
+    whole_seconds,
+)
 
 __all__ = [
     "EXTERNAL_ALGORITHMS",
+    "EXTERNAL_MAX_TOKEN_LIFETIME",
     "JWKS_MAX_BYTES",
     "JWKS_REFRESH_AFTER",
     "JWKS_TIMEOUT",
@@ -39,6 +47,12 @@ __all__ = [
 
 
 EXTERNAL_ALGORITHMS = ("RS256", "ES256")  # what EXTERNAL_ALGORITHMS may name, and its default
+
+
+EXTERNAL_MAX_TOKEN_LIFETIME = 3600  # seconds an external token may live (exp - iat), by default
+
+
+MAX_TOKEN_LIFETIME_RANGE = (60, 86400)  # what EXTERNAL_MAX_TOKEN_LIFETIME may be set to
 
 
 JWKS_TTL = 300  # seconds a fetched JWKS is used before it is fetched again
@@ -197,6 +211,7 @@ class ExternalIssuer:
     claims: ClaimMapping = ClaimMapping()
     algorithms: tuple[str, ...] = EXTERNAL_ALGORITHMS
     token_types: tuple[str, ...] = ()  # when given, the header's typ must be one of them
+    max_lifetime: int = EXTERNAL_MAX_TOKEN_LIFETIME  # the longest exp - iat accepted
     clock: Callable[[], float] = time.time
 
     @classmethod
@@ -221,7 +236,24 @@ class ExternalIssuer:
             claims=_claim_mapping(config.get("EXTERNAL_CLAIMS")),
             algorithms=_algorithms(config.get("EXTERNAL_ALGORITHMS")),
             token_types=tuple(t.lower() for t in _names(config.get("EXTERNAL_TOKEN_TYPES"))),
+            max_lifetime=_max_lifetime(config.get("EXTERNAL_MAX_TOKEN_LIFETIME")),
         )
+
+
+def _max_lifetime(value: Any) -> int:
+    """EXTERNAL_MAX_TOKEN_LIFETIME: whole seconds in MAX_TOKEN_LIFETIME_RANGE (a string from the
+    environment too); the default when not set."""
+    if value is None or value == "":
+        return EXTERNAL_MAX_TOKEN_LIFETIME
+    low, high = MAX_TOKEN_LIFETIME_RANGE
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ExternalIssuerConfigError(
+            "external_max_token_lifetime",
+            f"EXTERNAL_MAX_TOKEN_LIFETIME is a whole number of seconds, {low} to {high}",
+        )
+    return value
 
 
 def _parsed(value: Any) -> Any:
@@ -331,8 +363,9 @@ class ExternalTokenClaims(dict[str, Any]):
 
 class ExternalTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
     """Access tokens of an external OpenID Connect provider, as strict as the broker's own:
-    an allowed asymmetric alg, a kid of the issuer's JWKS, the signature, then iss, aud and
-    exp (nbf and iat when present). `typ` is checked only when token types are configured.
+    an allowed asymmetric alg, a kid of the issuer's JWKS, the signature, then iss, aud, exp and
+    iat (nbf when present), iat at most CLOCK_SKEW ahead and the lifetime exp - iat at most the
+    issuer's `max_lifetime`. `typ` is checked only when token types are configured.
     """
 
     def __init__(self, issuer: ExternalIssuer) -> None:
@@ -358,12 +391,14 @@ class ExternalTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             raise invalid_token("the token was signed with an unknown key")
         try:
             token = jwt.decode(token_string, keys, algorithms=list(ext.algorithms))
-            jwt.JWTClaimsRegistry(
+            IssuedAtRegistry(
                 now=whole_seconds(ext.clock),
                 iss={"essential": True, "value": ext.issuer},
                 aud={"essential": True, "value": ext.audience},
                 exp={"essential": True},
+                iat={"essential": True},
             ).validate(token.claims)
+            check_lifetime(token.claims, ext.max_lifetime)
         except JoseError as exc:
             raise invalid_token(failure_reason(exc)) from None
         except (ValueError, TypeError):

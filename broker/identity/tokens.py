@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import threading
 import time
@@ -18,24 +19,30 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeGuard
 
 from authlib.oauth2.claims import ClaimsOption
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
-from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
+from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims, JWTAccessTokenClaimsValidator
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey, KeySet
+from joserfc.jwt import JWTClaimsRegistry
 
 __all__ = [
     "ALGORITHM",
+    "CLOCK_SKEW",
     "MAX_TTL",
     "TOKEN_TYPE",
     "AccessTokenClaims",
     "AccessTokenValidator",
+    "IssuedAtRegistry",
+    "IssuedInFutureError",
+    "LifetimeTooLongError",
     "TokenError",
     "TokenService",
+    "check_lifetime",
 ]
 
 VERIFIED_CACHE_SIZE = 4096  # tokens whose signature this process has checked
@@ -43,6 +50,9 @@ ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"
 TOKEN_TYPES = (TOKEN_TYPE, "application/at+jwt")
 MAX_TTL = 900  # an access token lives at most 15 minutes
+# seconds two hosts' clocks may differ: a token's iat may be this far ahead of the verifier's
+# clock, and a retired signing key verifies this long beyond the longest token lifetime
+CLOCK_SKEW = 60
 _CLAIM_NAME = re.compile(r"^[a-z_,]{1,40}$")
 
 
@@ -65,9 +75,15 @@ class TokenService:
     key: ECKey
     issuer: str
     audience: str
-    ttl: int = MAX_TTL
+    ttl: int = MAX_TTL  # the configured TOKEN_TTL: what tokens get, and the most they may live
     clock: Callable[[], float] = time.time
     retired: tuple[ECKey, ...] = ()
+
+    @property
+    def max_lifetime(self) -> int:
+        """The longest lifetime (exp - iat) a token may have: the configured ttl, at most
+        MAX_TTL. A token claiming longer is refused, however well it is signed."""
+        return min(self.ttl, MAX_TTL)
 
     def issue(
         self,
@@ -80,7 +96,10 @@ class TokenService:
         ttl: int | None = None,
         scope: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """A signed token and its claims."""
+        """A signed token and its claims; ValueError when `ttl` is over `max_lifetime`."""
+        lifetime = ttl or self.max_lifetime
+        if not 0 < lifetime <= self.max_lifetime:
+            raise ValueError(f"a token lives 1 to {self.max_lifetime} seconds")
         now = int(self.clock())
         claims = {
             "iss": self.issuer,
@@ -88,7 +107,7 @@ class TokenService:
             "sub": subject,
             "client_id": client_id,
             "iat": now,
-            "exp": now + (ttl or self.ttl),
+            "exp": now + lifetime,
             "jti": uuid.uuid4().hex,
             "party": party,
             "roles": roles,
@@ -128,9 +147,60 @@ class TokenService:
         return dict(claims)
 
 
-class AccessTokenClaims(JWTAccessTokenClaims):  # type: ignore[misc]
-    """Authlib's RFC 9068 claims, validated against the service's clock."""
+class IssuedInFutureError(InvalidClaimError):
+    """`iat` is later than now plus the clock skew."""
 
+    def __init__(self) -> None:
+        super().__init__("iat", "the token was issued in the future")
+
+
+class LifetimeTooLongError(InvalidClaimError):
+    """`exp - iat` is not a lifetime the verifier accepts (over the maximum, or not positive)."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__("exp", "the token's lifetime is not accepted")
+        self.maximum = maximum
+
+
+def _is_time(value: object) -> TypeGuard[int | float]:
+    """A NumericDate: a finite number, not a bool."""
+    return not isinstance(value, bool) and (
+        isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    )
+
+
+class IssuedAtRegistry(JWTClaimsRegistry):
+    """joserfc's JWT claims checks, with `iat` allowed CLOCK_SKEW ahead of the clock (the
+    issuer may be another host); `exp` and `nbf` keep their leeway."""
+
+    def validate_iat(self, value: object) -> None:
+        if not _is_time(value):
+            raise InvalidClaimError("iat", "Claim 'iat' must be a NumericDate value")
+        if value > self.now + max(self.leeway, CLOCK_SKEW):
+            raise IssuedInFutureError()
+        self.check_value("iat", value)
+
+
+def check_lifetime(claims: dict[str, Any], maximum: int) -> None:
+    """LifetimeTooLongError unless 0 < exp - iat <= maximum (both already checked numbers):
+    a token signed with the right key but living longer than tokens are issued for is refused,
+    so a leaked signing key or a misconfigured issuer cannot mint near-eternal tokens."""
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not _is_time(exp) or not _is_time(iat):
+        raise MissingClaimError("exp" if not _is_time(exp) else "iat")
+    if not 0 < exp - iat <= maximum:
+        raise LifetimeTooLongError(maximum)
+
+
+class _AccessTokenRegistry(IssuedAtRegistry, JWTAccessTokenClaimsValidator):  # type: ignore[misc]
+    """Authlib's RFC 9068 claims registry, with the `iat` check above."""
+
+
+class AccessTokenClaims(JWTAccessTokenClaims):  # type: ignore[misc]
+    """Authlib's RFC 9068 claims, validated against the service's clock; the lifetime
+    (exp - iat) is at most the service's `max_lifetime`."""
+
+    registry_cls = _AccessTokenRegistry
     actor: Any = None  # who the token stands for, set by the resource protector
 
     def validate(self, now: Any = None, leeway: int = 0) -> None:
@@ -138,6 +208,7 @@ class AccessTokenClaims(JWTAccessTokenClaims):  # type: ignore[misc]
         if now is None and clock is not None:
             now = whole_seconds(clock)
         super().validate(now=now, leeway=leeway)
+        check_lifetime(self, self.params.get("max_lifetime", MAX_TTL))
 
 
 def whole_seconds(clock: Callable[[], float]) -> Callable[[], int]:
@@ -152,6 +223,13 @@ def failure_reason(exc: BaseException | None) -> str:
     """What is wrong, from the JOSE error Authlib raised; it names claims, never values."""
     claim = getattr(exc, "claim", "")
     claim = claim if isinstance(claim, str) and _CLAIM_NAME.match(claim) else "a claim"
+    if isinstance(exc, IssuedInFutureError):
+        return "the token is not accepted (invalid_claim: iat, issued in the future)"
+    if isinstance(exc, LifetimeTooLongError):
+        return (
+            "the token is not accepted (invalid_claim: exp, its lifetime exp - iat must be "
+            f"over 0 and at most {exc.maximum} seconds)"
+        )
     if isinstance(exc, ExpiredTokenError):
         return "the token has expired (exp)"
     if isinstance(exc, MissingClaimError):
@@ -182,7 +260,8 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
     """Authlib's RFC 9068 validator, strict: ES256 only, `typ` at+jwt required, known `kid`.
 
     Everything that can be checked from the unverified header is checked before the
-    signature; iss, aud, exp, iat, sub, client_id and jti are checked by Authlib after it.
+    signature; iss, aud, exp, iat, sub, client_id and jti are checked by Authlib after it, and
+    then the lifetime: iat at most CLOCK_SKEW ahead, exp - iat at most the configured TOKEN_TTL.
     """
 
     def __init__(self, service: Callable[[], TokenService]) -> None:
@@ -244,7 +323,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             dict(claims),
             dict(checked_header),
             self.claims_options(),
-            params={"clock": service.clock},
+            params={"clock": service.clock, "max_lifetime": service.max_lifetime},
         )
 
     def validate_token(

@@ -96,6 +96,9 @@ class Person(Base):
     party: Mapped[str] = mapped_column(String(64))
     roles: Mapped[list[str]] = mapped_column(JSONValue)
     disabled: Mapped[bool] = mapped_column(default=False)
+    # when the person was last disabled (kept when enabled again): tokens issued before it
+    # are refused, so enabling does not revive them
+    disabled_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # scrypt hash (broker.passwords); None: the person cannot log in, only get operator tokens
     password_hash: Mapped[str | None] = mapped_column(String(200))
@@ -121,6 +124,9 @@ class OAuthClient(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSONValue)
     scopes: Mapped[list[str]] = mapped_column(JSONValue)
     disabled: Mapped[bool] = mapped_column(default=False)
+    # when the client was last disabled (kept when enabled again): tokens issued before it,
+    # its own and its persons', are refused, so enabling does not revive them
+    disabled_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     secret_changed_at: Mapped[dt.datetime | None]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,14 @@ class Api:
             with self.app.app_context():
                 self.tokens[username] = issue_token(username)
         return self.tokens[username]
+
+    def clock_ahead(self, seconds: float) -> None:
+        """Run the broker's token clock `seconds` ahead of the wall clock from now on (tokens
+        issued and checked): a token issued next counts as issued that much later."""
+        rt = self.app.extensions["broker"]
+        rt.token_settings = dataclasses.replace(
+            rt.token_settings, clock=lambda: time.time() + seconds
+        )
 
     def headers(self, username: str | None) -> dict[str, str]:
         """Authorization headers for the account, or none."""

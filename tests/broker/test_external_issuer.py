@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
@@ -22,13 +23,21 @@ from broker.cli.demo import ensure_accounts
 from broker.cli.service import init_database
 from broker.core.runtime import transaction
 from broker.identity.accounts import set_person_disabled
-from broker.identity.external import ExternalIssuer, ExternalIssuerConfigError, JwksSource
+from broker.identity.external import (
+    EXTERNAL_MAX_TOKEN_LIFETIME,
+    ExternalIssuer,
+    ExternalIssuerConfigError,
+    ExternalTokenValidator,
+    JwksSource,
+)
+from broker.identity.tokens import CLOCK_SKEW
 from tests.broker.conftest import Api
 
 IDP = "https://login.leeuwarden.test/realms/multiteam"
 AUDIENCE = "multiteam-broker-api"
 CLAIMS = {"username": "preferred_username", "party": "org", "roles": "broker_roles"}
 BSN = "321146487"
+THIRTY_YEARS = 30 * 365 * 24 * 3600
 
 
 @pytest.fixture(scope="module")
@@ -169,12 +178,23 @@ def _hs256(key: RSAKey) -> str:
     return f"{signing_input}.{_b64(signature)}"
 
 
+def _lifetime(key: RSAKey, seconds: int) -> str:
+    now = int(time.time())
+    return idp_token(key, iat=now, exp=now + seconds)
+
+
 REJECTED: dict[str, Any] = {
     "wrong_iss": lambda k: idp_token(k, iss="https://login.other.test/realms/x"),
     "wrong_aud": lambda k: idp_token(k, aud="another-api"),
     "no_aud": lambda k: idp_token(k, aud=None),
     "expired": lambda k: idp_token(k, exp=int(time.time()) - 5),
     "no_exp": lambda k: idp_token(k, exp=None),
+    "no_iat": lambda k: idp_token(k, iat=None),
+    "thirty_year_lifetime": lambda k: idp_token(k, exp=int(time.time()) + THIRTY_YEARS),
+    "lifetime_over_max": lambda k: _lifetime(k, 3601),
+    "iat_in_the_future": lambda k: idp_token(
+        k, iat=int(time.time()) + 3600, exp=int(time.time()) + 3900
+    ),
     "unknown_kid": lambda k: idp_token(k, kid="idp-2025"),
     "no_kid": lambda k: jwt.encode({"alg": "RS256"}, idp_claims(), k, algorithms=["RS256"]),
     "other_key_same_kid": lambda k: idp_token(
@@ -217,6 +237,78 @@ def test_disabled_person_loses_access_at_once(ext_api: Api, idp_key: RSAKey) -> 
     assert response.status_code == 401 and response.json["code"] == "invalid_token"
 
 
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("no_iat", "missing_claim: iat"),
+        ("thirty_year_lifetime", "invalid_claim: exp, its lifetime exp - iat must be over 0"),
+        ("lifetime_over_max", "at most 3600 seconds"),
+        ("iat_in_the_future", "invalid_claim: iat, issued in the future"),
+    ],
+)
+def test_a_lifetime_refusal_names_the_claim_and_is_audited(
+    ext_api: Api, idp_key: RSAKey, kind: str, says: str
+) -> None:
+    """A provider's token signed with its real key but living too long (30 years, or an hour
+    and a second), issued in the future or without iat: 401 naming the claim, audited."""
+    before = len(ext_api.audit_records())
+    response = view(ext_api, "case-" + "0" * 32, REJECTED[kind](idp_key))
+    assert response.status_code == 401 and response.json["code"] == "invalid_token"
+    assert says in response.json["detail"]
+    records = ext_api.audit_records()
+    assert len(records) == before + 1 and records[-1].entry.outcome == "unauthorized"
+
+
+def test_the_lifetime_limit_and_the_clock_skew_are_inclusive(ext_api: Api, idp_key: RSAKey) -> None:
+    """exp - iat of exactly EXTERNAL_MAX_TOKEN_LIFETIME, and iat CLOCK_SKEW seconds ahead
+    (the provider's clock), are accepted."""
+    case_id = make_case(ext_api)
+    now = int(time.time())
+    longest = idp_token(idp_key, iat=now, exp=now + EXTERNAL_MAX_TOKEN_LIFETIME)
+    assert view(ext_api, case_id, longest).status_code == 200
+    ahead = idp_token(idp_key, iat=now + CLOCK_SKEW - 5, exp=now + CLOCK_SKEW + 300)
+    assert view(ext_api, case_id, ahead).status_code == 200
+
+
+def test_a_configured_maximum_lifetime(idp_key: RSAKey) -> None:
+    """EXTERNAL_MAX_TOKEN_LIFETIME (here as the environment gives it, a string) bounds exp - iat."""
+    issuer = ExternalIssuer.from_config(
+        _config(
+            EXTERNAL_JWKS_URL=None,
+            EXTERNAL_JWKS=_jwks(idp_key),
+            EXTERNAL_MAX_TOKEN_LIFETIME="600",
+        )
+    )
+    assert issuer is not None and issuer.max_lifetime == 600
+    validator = ExternalTokenValidator(issuer)
+    now = int(time.time())
+    claims = validator.authenticate_token(idp_token(idp_key, iat=now, exp=now + 600))
+    assert claims["exp"] - claims["iat"] == 600
+    with pytest.raises(InvalidTokenError) as caught:
+        validator.authenticate_token(idp_token(idp_key, iat=now, exp=now + 601))
+    assert "at most 600 seconds" in str(caught.value.description)
+
+
+def test_a_person_enabled_again_does_not_revive_a_provider_token(
+    ext_api: Api, idp_key: RSAKey
+) -> None:
+    """The person is disabled and enabled in the broker: the provider's token issued before
+    stays 401 (naming iat), one the provider issues after the enable works."""
+    case_id = make_case(ext_api)
+    now = int(time.time())
+    old = idp_token(idp_key, iat=now - 5, exp=now + 300)
+    assert view(ext_api, case_id, old).status_code == 200
+    with ext_api.app.app_context(), transaction() as session:
+        set_person_disabled(session, "jansen", True)
+    with ext_api.app.app_context(), transaction() as session:
+        set_person_disabled(session, "jansen", False)
+    refused = view(ext_api, case_id, old)
+    assert refused.status_code == 401 and refused.json["code"] == "invalid_token"
+    assert "before its person was last disabled (iat)" in refused.json["detail"]
+    later = int(time.time()) + 1  # iat counts whole seconds: the disable's second is refused
+    assert view(ext_api, case_id, idp_token(idp_key, iat=later, exp=later + 300)).status_code == 200
+
+
 def test_without_configuration_provider_tokens_are_rejected(api: Api, idp_key: RSAKey) -> None:
     """A broker without EXTERNAL_ISSUER does not accept the provider's tokens."""
     response = view(api, "case-" + "0" * 32, idp_token(idp_key))
@@ -247,6 +339,12 @@ def _config(**changes: Any) -> dict[str, Any]:
         ({"EXTERNAL_ALGORITHMS": "none"}, "external_algorithms"),
         ({"EXTERNAL_CLAIMS": '{"user": "sub"}'}, "external_claims"),
         ({"EXTERNAL_ISSUER": "https://broker.test"}, "external_issuer"),
+        ({"EXTERNAL_MAX_TOKEN_LIFETIME": 0}, "external_max_token_lifetime"),
+        ({"EXTERNAL_MAX_TOKEN_LIFETIME": 86401}, "external_max_token_lifetime"),
+        ({"EXTERNAL_MAX_TOKEN_LIFETIME": "an hour"}, "external_max_token_lifetime"),
+        ({"EXTERNAL_MAX_TOKEN_LIFETIME": "３６００"}, "external_max_token_lifetime"),
+        ({"EXTERNAL_MAX_TOKEN_LIFETIME": 3600.5}, "external_max_token_lifetime"),
+        ({"EXTERNAL_MAX_TOKEN_LIFETIME": True}, "external_max_token_lifetime"),
     ],
 )
 def test_bad_configuration_is_refused(changes: dict[str, Any], code: str) -> None:

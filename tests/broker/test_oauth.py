@@ -568,6 +568,11 @@ def _tampered(api: Api) -> str:
     return f"{head}.{_b64json({**_good_claims(api), 'sub': 'mulder'})}.{signature}"
 
 
+def _lifetime(api: Api, seconds: int) -> str:
+    now = int(time.time())
+    return _signed(api, iat=now, exp=now + seconds)
+
+
 REJECTED: dict[str, tuple[Callable[[Api], str], str]] = {
     "bad_signature": (lambda api: _signed(api, key=_other_key()), "bad_signature"),
     "tampered_payload": (_tampered, "bad_signature"),
@@ -583,6 +588,16 @@ REJECTED: dict[str, tuple[Callable[[Api], str], str]] = {
     "unknown_kid": (lambda api: _signed(api, {"kid": "unknown-kid"}), "unknown key"),
     "no_kid": (lambda api: _signed(api, {"kid": None}), "unknown key"),
     "missing_client_id": (lambda api: _signed(api, client_id=None), "client_id"),
+    "thirty_year_lifetime": (
+        lambda api: _signed(api, exp=int(time.time()) + 30 * 365 * 24 * 3600),
+        "invalid_claim: exp, its lifetime exp - iat must be over 0 and at most 900 seconds",
+    ),
+    "lifetime_over_token_ttl": (lambda api: _lifetime(api, 901), "at most 900 seconds"),
+    "iat_in_the_future": (
+        lambda api: _signed(api, iat=int(time.time()) + 3600, exp=int(time.time()) + 3900),
+        "invalid_claim: iat, issued in the future",
+    ),
+    "missing_iat": (lambda api: _signed(api, iat=None), "iat"),
 }
 
 
@@ -595,7 +610,8 @@ def test_a_well_formed_token_is_accepted(api: Api) -> None:
 @pytest.mark.parametrize("kind", REJECTED)
 def test_each_class_of_bad_token_is_401(api: Api, kind: str) -> None:
     """Bad signature, alg none, wrong iss or aud, expired, missing or wrong typ, unknown kid,
-    missing client_id: 401 invalid_token problem+json naming the reason, and audited."""
+    missing client_id, a lifetime over TOKEN_TTL (30 years, signed with the real key), iat in
+    the future or missing: 401 invalid_token problem+json naming the reason, and audited."""
     make, says = REJECTED[kind]
     before = len(api.audit_records())
     response = api.client.get("/api/v1/convenant", headers=bearer(make(api)))
@@ -606,26 +622,95 @@ def test_each_class_of_bad_token_is_401(api: Api, kind: str) -> None:
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     records = api.audit_records()
     assert len(records) == before + 1 and records[-1].entry.outcome == "unauthorized"
+    assert records[-1].entry.detail == {"status": 401, "code": "invalid_token"}
+
+
+def test_the_configured_token_ttl_bounds_the_lifetime(api: Api) -> None:
+    """With TOKEN_TTL 300, a token of the broker's key living 301 seconds is refused (naming
+    exp) and audited; 300 seconds is accepted; the operator cannot issue a longer one."""
+    rt = api.app.extensions["broker"]
+    rt.token_settings = dataclasses.replace(rt.token_settings, ttl=300)
+    now = int(time.time())
+    ok = api.client.get("/api/v1/convenant", headers=bearer(_signed(api, iat=now, exp=now + 300)))
+    assert ok.status_code == 200, ok.json
+    before = len(api.audit_records())
+    refused = api.client.get(
+        "/api/v1/convenant", headers=bearer(_signed(api, iat=now, exp=now + 301))
+    )
+    assert refused.status_code == 401 and refused.json["code"] == "invalid_token"
+    assert "exp" in refused.json["detail"] and "at most 300 seconds" in refused.json["detail"]
+    records = api.audit_records()
+    assert len(records) == before + 1 and records[-1].entry.outcome == "unauthorized"
+    result = api.app.test_cli_runner().invoke(args=["token", "jansen", "--ttl", "600"])
+    assert result.exit_code != 0 and "300" in result.output
+    issued = segments(api.token("jansen"))[1]
+    assert issued["exp"] - issued["iat"] == 300
 
 
 # ── disabling ends access at once ───────────────────────────────────────────────────────────
 
 
+def person_token(api: Api) -> str:
+    """jansen's token through the portal (authorization code with PKCE)."""
+    verifier, challenge = pkce()
+    response = exchange(api, code_from(log_in(api, challenge)), verifier)
+    assert response.status_code == 200, response.json
+    return str(response.json["access_token"])
+
+
+def refusal(api: Api, token: str) -> TestResponse:
+    """GET /api/v1/convenant with the token, expected to be refused (401) and audited."""
+    before = len(api.audit_records())
+    response = api.client.get("/api/v1/convenant", headers=bearer(token))
+    assert response.status_code == 401, response.json
+    assert response.json["code"] == "invalid_token"
+    records = api.audit_records()
+    assert len(records) == before + 1 and records[-1].entry.outcome == "unauthorized"
+    return response
+
+
+def system_signal(api: Api, token: str) -> TestResponse:
+    """A partner system's signal with the token."""
+    return api.client.post(
+        "/api/v1/signals",
+        headers=bearer(token),
+        json={"subject": {"bsn": BSN}, "fields": {"surname": "X"}},
+    )
+
+
 def test_a_disabled_persons_issued_token_stops_at_once(api: Api) -> None:
     """A token from the authorization server works, the person is disabled, the same token is
-    401 on the very next request; enabled again, it works again."""
+    401 on the very next request; enabled again, that token stays refused (naming iat) and a
+    token issued after the enable works."""
     make_portal(api.app)
     give_password(api.app)
-    verifier, challenge = pkce()
-    token = exchange(api, code_from(log_in(api, challenge)), verifier).json["access_token"]
+    token = person_token(api)
     assert api.client.get("/api/v1/convenant", headers=bearer(token)).status_code == 200
     with api.app.app_context(), transaction() as session:
         set_person_disabled(session, "jansen", True)
-    refused = api.client.get("/api/v1/convenant", headers=bearer(token))
-    assert refused.status_code == 401 and "disabled" in refused.json["detail"]
+    assert "disabled" in refusal(api, token).json["detail"]
     with api.app.app_context(), transaction() as session:
         set_person_disabled(session, "jansen", False)
-    assert api.client.get("/api/v1/convenant", headers=bearer(token)).status_code == 200
+    detail = refusal(api, token).json["detail"]
+    assert "before its person was last disabled" in detail and "iat" in detail
+    api.clock_ahead(1)  # iat counts whole seconds: a token of the disable's second is refused
+    fresh = person_token(api)
+    assert api.client.get("/api/v1/convenant", headers=bearer(fresh)).status_code == 200
+    with api.app.app_context():
+        operator = issue_token("jansen")
+    assert api.client.get("/api/v1/convenant", headers=bearer(operator)).status_code == 200
+    assert refusal(api, token).json["detail"] == detail
+
+
+def test_a_disabled_person_enabled_again_keeps_an_older_operator_token_refused(api: Api) -> None:
+    """The same for an operator token (`broker token`): from before the disable, refused after
+    the enable; tokens of other persons are untouched."""
+    old, other = api.token("jansen"), api.token("visser")
+    with api.app.app_context(), transaction() as session:
+        set_person_disabled(session, "jansen", True)
+        set_person_disabled(session, "jansen", False)
+    assert "iat" in refusal(api, old).json["detail"]
+    assert api.client.get("/api/v1/convenant", headers=bearer(other)).status_code == 200
 
 
 def test_a_disabled_client_ends_its_tokens_and_its_persons_tokens(api: Api) -> None:
@@ -646,6 +731,37 @@ def test_a_disabled_client_ends_its_tokens_and_its_persons_tokens(api: Api) -> N
     )
     assert signal.status_code == 401 and signal.json["code"] == "invalid_token"
     assert api.client.get("/api/v1/convenant", headers=bearer(person)).status_code == 401
+
+
+def test_a_client_enabled_again_does_not_revive_its_tokens(api: Api) -> None:
+    """A partner system and a portal are disabled and enabled again: the system's token and
+    the person's token through the portal, both from before, stay 401 naming iat (audited);
+    tokens issued after the enable work."""
+    secret = str(make_client(api.app))
+    make_portal(api.app)
+    give_password(api.app)
+    system, person = client_token(api, secret).json["access_token"], person_token(api)
+    assert system_signal(api, system).status_code == 201
+    assert api.client.get("/api/v1/convenant", headers=bearer(person)).status_code == 200
+    with api.app.app_context(), transaction() as session:
+        set_client_disabled(session, PARTNER, True)
+        set_client_disabled(session, PORTAL, True)
+    with api.app.app_context(), transaction() as session:
+        set_client_disabled(session, PARTNER, False)
+        set_client_disabled(session, PORTAL, False)
+    for token in (system, person):
+        detail = refusal(api, token).json["detail"]
+        assert "before its client was last disabled" in detail and "iat" in detail
+    api.clock_ahead(1)  # iat counts whole seconds: a token of the disable's second is refused
+    new_system = client_token(api, secret)
+    assert new_system.status_code == 200, new_system.json
+    signal = system_signal(api, new_system.json["access_token"])
+    assert signal.status_code == 201, signal.json
+    refused = system_signal(api, system)
+    assert refused.status_code == 401 and "iat" in refused.json["detail"]
+    fresh = person_token(api)
+    assert api.client.get("/api/v1/convenant", headers=bearer(fresh)).status_code == 200
+    assert refusal(api, system).status_code == refusal(api, person).status_code == 401
 
 
 # ── keys ────────────────────────────────────────────────────────────────────────────────────

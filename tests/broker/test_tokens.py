@@ -13,11 +13,12 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from broker.identity.tokens import TokenError, TokenService
+from broker.identity.tokens import CLOCK_SKEW, MAX_TTL, TokenError, TokenService
 
 ISSUER = "https://broker.test"
 AUDIENCE = "multiteam-broker"
 NOW = 1_900_000_000
+THIRTY_YEARS = 30 * 365 * 24 * 3600
 
 
 def _key(kid: str | None = None) -> ECKey:
@@ -196,3 +197,82 @@ def test_a_retired_key_still_verifies_and_is_published(service: TokenService) ->
     assert [k["kid"] for k in jwks] == [rotated.key.kid, service.key.kid]
     assert all("d" not in k for k in jwks)
     assert "unknown key" in _rejected(dataclasses.replace(rotated, retired=()), old_token)
+
+
+# ── the lifetime: iat not in the future, exp - iat at most the configured TOKEN_TTL ─────────
+
+
+def _header(key: ECKey) -> dict[str, Any]:
+    return {"alg": "ES256", "typ": "at+jwt", "kid": key.kid}
+
+
+def test_a_real_signature_does_not_make_a_thirty_year_token_valid(
+    service: TokenService, key: ECKey
+) -> None:
+    """Signed with the broker's own key, iat now, exp 30 years out: refused, naming exp."""
+    token = _signed(key, _header(key), _claims(exp=NOW + THIRTY_YEARS))
+    reason = _rejected(service, token)
+    assert "exp" in reason and "lifetime" in reason and "900" in reason
+    assert str(NOW + THIRTY_YEARS) not in reason
+
+
+@pytest.mark.parametrize("ttl", [60, 300, MAX_TTL])
+def test_the_lifetime_is_at_most_the_configured_ttl(key: ECKey, ttl: int) -> None:
+    """exp - iat equal to the configured TOKEN_TTL is accepted, one second more is refused."""
+    service = TokenService(key=key, issuer=ISSUER, audience=AUDIENCE, ttl=ttl, clock=lambda: NOW)
+    assert service.max_lifetime == ttl
+    accepted = _signed(key, _header(key), _claims(exp=NOW + ttl))
+    assert service.verify(accepted)["exp"] == NOW + ttl
+    reason = _rejected(service, _signed(key, _header(key), _claims(exp=NOW + ttl + 1)))
+    assert "exp" in reason and f"at most {ttl} seconds" in reason
+
+
+def test_max_ttl_caps_a_larger_configured_ttl(key: ECKey) -> None:
+    """A service built with a ttl over MAX_TTL still accepts at most MAX_TTL seconds."""
+    service = TokenService(key=key, issuer=ISSUER, audience=AUDIENCE, ttl=3600, clock=lambda: NOW)
+    assert service.max_lifetime == MAX_TTL
+    token = _signed(key, _header(key), _claims(exp=NOW + MAX_TTL + 1))
+    assert f"at most {MAX_TTL} seconds" in _rejected(service, token)
+
+
+def test_a_lifetime_that_is_not_positive_is_refused(service: TokenService, key: ECKey) -> None:
+    """exp at or before iat (iat within the clock skew, exp not yet passed): refused."""
+    for iat, exp in ((NOW + 30, NOW + 30), (NOW + 30, NOW + 10)):
+        token = _signed(key, _header(key), _claims(iat=iat, exp=exp))
+        assert "exp" in _rejected(service, token)
+
+
+def test_iat_in_the_future_is_refused_beyond_the_clock_skew(
+    service: TokenService, key: ECKey
+) -> None:
+    """iat up to CLOCK_SKEW seconds ahead is accepted (another host's clock); one more second
+    is refused, naming iat."""
+    at_skew = NOW + CLOCK_SKEW
+    token = _signed(key, _header(key), _claims(iat=at_skew, exp=at_skew + 900))
+    assert service.verify(token)["iat"] == at_skew
+    ahead = NOW + CLOCK_SKEW + 1
+    token = _signed(key, _header(key), _claims(iat=ahead, exp=ahead + 900))
+    reason = _rejected(service, token)
+    assert "iat" in reason and "future" in reason
+    far = NOW + THIRTY_YEARS
+    assert "iat" in _rejected(service, _signed(key, _header(key), _claims(iat=far, exp=far + 60)))
+
+
+@pytest.mark.parametrize("iat", ["1900000000", True, None, [NOW]], ids=repr)
+def test_iat_must_be_a_number(service: TokenService, key: ECKey, iat: Any) -> None:
+    """An iat that is not a NumericDate (a string, a bool, absent, a list) is refused."""
+    claims = {**_claims(), "iat": iat} if iat is not None else _claims(iat=None)
+    assert "iat" in _rejected(service, _signed(key, _header(key), claims))
+
+
+def test_issue_refuses_a_ttl_over_the_configured_one(key: ECKey) -> None:
+    """The service never issues a token it would itself refuse."""
+    service = TokenService(key=key, issuer=ISSUER, audience=AUDIENCE, ttl=300, clock=lambda: NOW)
+    with pytest.raises(ValueError, match="300"):
+        service.issue(subject="jansen", party="politie", roles=["case_worker"], name="J", ttl=301)
+    token, claims = service.issue(
+        subject="jansen", party="politie", roles=["case_worker"], name="J", ttl=120
+    )
+    assert claims["exp"] - claims["iat"] == 120 and service.verify(token)["exp"] == NOW + 120
+    _, claims = service.issue(subject="jansen", party="politie", roles=["case_worker"], name="J")
+    assert claims["exp"] - claims["iat"] == 300

@@ -138,9 +138,10 @@ def test_usernames_and_client_ids_share_one_namespace(api: Api, username: str, s
     assert result.exit_code != 0 and says in result.output
 
 
-def test_users_disable_ends_access_at_once_and_enable_restores_it(api: Api) -> None:
+def test_users_disable_ends_access_at_once_and_enable_does_not_revive_it(api: Api) -> None:
     """users disable: the token already issued is 401 on the next request, the list says
-    disabled; users enable: the same token works again. Both are audited."""
+    disabled, the time is recorded; users enable: the same token stays 401 (naming iat), a new
+    token works. Both are audited."""
     token = api.token("bakker")
     assert api.client.get("/api/v1/convenant", headers=bearer(token)).status_code == 200
     result = invoke(api.app, "users", "disable", "bakker")
@@ -152,8 +153,20 @@ def test_users_disable_ends_access_at_once_and_enable_restores_it(api: Api) -> N
     )
     assert "disabled" in line
     assert invoke(api.app, "token", "bakker").exit_code != 0
-    assert invoke(api.app, "users", "enable", "bakker").exit_code == 0
-    assert api.client.get("/api/v1/convenant", headers=bearer(token)).status_code == 200
+    disabled = person(api.app, "bakker")
+    assert disabled is not None and disabled.disabled_at is not None
+    enabled = invoke(api.app, "users", "enable", "bakker")
+    assert enabled.exit_code == 0 and "stay refused" in enabled.output
+    after = person(api.app, "bakker")
+    assert after is not None and not after.disabled and after.disabled_at == disabled.disabled_at
+    refused = api.client.get("/api/v1/convenant", headers=bearer(token))
+    assert refused.status_code == 401 and "iat" in refused.json["detail"]
+    api.clock_ahead(1)  # iat counts whole seconds: a token of the disable's second is refused
+    fresh = invoke(api.app, "token", "bakker")
+    assert fresh.exit_code == 0, fresh.output
+    new_token = fresh.output.strip().splitlines()[-1]
+    assert api.client.get("/api/v1/convenant", headers=bearer(new_token)).status_code == 200
+    assert api.client.get("/api/v1/convenant", headers=bearer(token)).status_code == 401
     assert [e.person_id for e in events(api, "person.disable")] == ["bakker"]
     assert [e.person_id for e in events(api, "person.enable")] == ["bakker"]
     assert invoke(api.app, "users", "disable", "niemand").exit_code != 0
@@ -251,6 +264,32 @@ def test_clients_disable_ends_its_tokens(api: Api) -> None:
     assert signal.status_code == 401
     assert client_token(api, secret).status_code == 401
     assert "disabled" in invoke(api.app, "clients", "list").output
+
+
+def test_clients_enable_does_not_revive_its_tokens(api: Api) -> None:
+    """clients disable, then enable: the token it had stays 401 (naming iat), a new token
+    works; the time of the disable is kept; both changes are audited."""
+    secret = _secret(
+        invoke(api.app, "clients", "add", "politie-bvh", "--name", "BVH", "--party", "politie")
+    )
+    token = client_token(api, secret).json["access_token"]
+    body = {"subject": {"bsn": "321146487"}, "fields": {"surname": "X"}}
+    assert api.client.post("/api/v1/signals", headers=bearer(token), json=body).status_code == 201
+    assert invoke(api.app, "clients", "disable", "politie-bvh").exit_code == 0
+    enabled = invoke(api.app, "clients", "enable", "politie-bvh")
+    assert enabled.exit_code == 0 and "stay refused" in enabled.output
+    row = client_row(api.app, "politie-bvh")
+    assert row is not None and not row.disabled and row.disabled_at is not None
+    refused = api.client.post("/api/v1/signals", headers=bearer(token), json=body)
+    assert refused.status_code == 401 and refused.json["code"] == "invalid_token"
+    assert "before its client was last disabled (iat)" in refused.json["detail"]
+    api.clock_ahead(1)  # iat counts whole seconds: a token of the disable's second is refused
+    fresh = client_token(api, secret)
+    assert fresh.status_code == 200, fresh.json
+    new = fresh.json["access_token"]
+    assert api.client.post("/api/v1/signals", headers=bearer(new), json=body).status_code == 201
+    assert [e.client_id for e in events(api, "client.disable")] == ["politie-bvh"]
+    assert [e.client_id for e in events(api, "client.enable")] == ["politie-bvh"]
 
 
 def test_a_public_client_for_persons(api: Api) -> None:
