@@ -1,4 +1,5 @@
-"""The `broker` command: convenant tools always; service commands from the app (app.cli)."""
+"""The `broker` command: convenant tools and the witness always (no app, no database); service
+commands from the app (app.cli)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask.cli import FlaskGroup
 from broker.app import create_app
 from broker.cli.audit import audit_group
 from broker.cli.convenant import convenant
+from witness import witness_group
 
 __all__ = ["cli", "main"]
 
@@ -27,6 +29,7 @@ cli = FlaskGroup(
 )
 cli.add_command(convenant)
 cli.add_command(audit_group)
+cli.add_command(witness_group)
 
 
 def main() -> None:
