@@ -130,7 +130,11 @@ def _fetch(url: str, what: str, accept: str, token: str | None, timeout: float) 
             status = response.status
             data: bytes = response.read(MAX_RESPONSE_BYTES + 1)
     except urllib.error.HTTPError as error:
-        detail = _excerpt(error.read(4096) if error.fp is not None else b"")
+        if 300 <= error.code < 400:
+            location = error.headers.get("Location", "nowhere")
+            detail = f" to {location[:200]!r} (redirects are not followed)"
+        else:
+            detail = _excerpt(error.read(4096) if error.fp is not None else b"")
         error.close()
         raise _Finding(f"{what}: the broker answered {error.code} {error.reason}{detail}") from None
     except urllib.error.URLError as error:
