@@ -243,3 +243,21 @@ def test_a_broken_state_cosigns_nothing(
     answer = post(witness_url, log.request(0))
     assert answer.status == 500
     assert b"\xe2\x80\x94" not in answer.body
+
+
+def test_a_log_trusted_while_serving_is_witnessed_at_once(
+    witness_url: str, witness_dir: StateDir, log: FakeLog
+) -> None:
+    """`trust` changes state.json under the lock; the running witness reads it per request:
+    a new log is cosigned without a restart, and a log's second key (rotation) is honoured
+    beside the first."""
+    other = FakeLog(3, origin="other.example/log")
+    assert post(witness_url, other.request(0)).status == 404
+    witness_dir.trust(other.vkey)
+    assert post(witness_url, other.request(0)).status == 200
+    _cosign(witness_url, log, 0, 10)
+    rotated = FakeLog(20, Ed25519Signer(ORIGIN, Ed25519PrivateKey.generate()))
+    assert post(witness_url, rotated.request(10, 20)).status == 403
+    witness_dir.trust(rotated.vkey)
+    assert post(witness_url, rotated.request(10, 20)).status == 200
+    assert _latest(witness_dir) == TreeState(20, log.store.root(20))
