@@ -1,6 +1,6 @@
 """The `broker` console script: a Flask command group over `create_app` with the convenant
-tools and the audit log's offline commands (which build no app), and the service commands the
-app registers (`broker.cli.service`)."""
+tools, the audit log's offline commands and the partner's witness (which build no app), and
+the service commands the app registers (`broker.cli.service`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 from broker.app import create_app
 from broker.cli.audit import audit_group
 from broker.cli.convenant import convenant
+from witness import witness_group
 
 __all__ = ["cli", "main"]
 
@@ -29,6 +30,7 @@ cli = FlaskGroup(
 )
 cli.add_command(convenant)
 cli.add_command(audit_group)
+cli.add_command(witness_group)
 
 
 def main() -> None:

@@ -34,6 +34,6 @@ def test_ruff_format() -> None:
 
 
 def test_mypy_strict_on_the_core() -> None:
-    """policies/ and audit/ pass mypy --strict (configured in pyproject.toml)."""
-    result = _run("mypy", "policies", "audit")
+    """policies/, audit/ and witness/ pass mypy --strict (configured in pyproject.toml)."""
+    result = _run("mypy", "policies", "audit", "witness")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -24,6 +24,10 @@ class _Server(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        # gunicorn 25 and later open one control socket per user by default: two servers of
+        # one user (several brokers, a broker and a witness) would clash on its path
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         return self.factory()

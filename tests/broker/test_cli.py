@@ -1,4 +1,5 @@
-"""The service commands on app.cli (init, demo, token, serve) and the app-free convenant CLI."""
+"""The service commands on app.cli (init, demo, token, serve) and the app-free convenant and
+witness CLIs."""
 
 from __future__ import annotations
 
@@ -132,3 +133,17 @@ def test_convenant_check_runs_without_the_app(monkeypatch: pytest.MonkeyPatch) -
     result = CliRunner().invoke(cli, ["convenant", "check"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "sha256:" in result.output
+
+
+def test_witness_runs_without_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`broker witness init` works through broker.main.cli and never builds the app: a partner
+    runs its witness with no broker database."""
+
+    def no_app(*_args: Any, **_kwargs: Any) -> Flask:
+        raise AssertionError("the witness must not build the broker's app")
+
+    monkeypatch.setattr(broker.main, "create_app", no_app)
+    args = ["witness", "init", "--state", str(tmp_path / "w"), "--name", "witness.example/w"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith("witness.example/w+")

@@ -1,0 +1,98 @@
+"""The witness's own key: an Ed25519 cosignature/v1 key (c2sp.org/tlog-cosignature) in a file.
+
+The signer key string is that of golang.org/x/mod/sumdb/note with the cosignature type byte:
+
+    PRIVATE+KEY+<name>+<8 hex digits of the key ID>+<base64(0x04 ‖ 32-byte Ed25519 seed)>
+
+with the key ID SHA-256(<name> ‖ "\\n" ‖ 0x04 ‖ public key)[:4], the same as the verifier key
+`<name>+<key ID>+<base64(0x04 ‖ public key)>` that the witness hands to the logs it serves
+(transparency-dev/formats' `NewSignerForCosignatureV1` reads this string). The file is created
+with mode 0600 and never overwritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Final
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from audit.tlog import (
+    COSIGNATURE_V1,
+    CosignatureSigner,
+    KeyFormatError,
+    decode_b64,
+    is_valid_key_name,
+    key_id,
+)
+
+__all__ = ["KEY_FILE_MODE", "format_cosigner_key", "parse_cosigner_key", "read_key", "write_key"]
+
+KEY_FILE_MODE: Final = 0o600
+_HEX8 = re.compile(r"[0-9a-fA-F]{8}")
+
+
+def _raw_public(private_key: Ed25519PrivateKey) -> bytes:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def format_cosigner_key(signer: CosignatureSigner) -> str:
+    """The signer key string of a cosignature/v1 key (secret: whoever holds it can cosign)."""
+    seed = signer.private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    material = base64.b64encode(bytes([COSIGNATURE_V1]) + seed).decode()
+    return f"PRIVATE+KEY+{signer.name}+{signer.key_id:08x}+{material}"
+
+
+def parse_cosigner_key(skey: str) -> CosignatureSigner:
+    """A cosignature/v1 signer from its key string; KeyFormatError for anything else."""
+    parts = skey.split("+", 4)
+    if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
+        raise KeyFormatError("a signer key is PRIVATE+KEY+<name>+<key ID>+<key>")
+    name, hex_id, material_text = parts[2:]
+    material = decode_b64(material_text)
+    if not is_valid_key_name(name) or _HEX8.fullmatch(hex_id) is None or material is None:
+        raise KeyFormatError("a signer key is PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>")
+    if len(material) != 33 or material[0] != COSIGNATURE_V1:
+        raise KeyFormatError("a cosigner key holds 0x04 and a 32-byte Ed25519 seed")
+    private_key = Ed25519PrivateKey.from_private_bytes(material[1:])
+    if int(hex_id, 16) != key_id(name, COSIGNATURE_V1, _raw_public(private_key)):
+        raise KeyFormatError(f"the key ID of cosigner key {name!r} does not match its key")
+    return CosignatureSigner(name, private_key)
+
+
+def write_key(path: Path, name: str) -> CosignatureSigner:
+    """Make a new cosigner key named `name` in a new file at `path` (mode 0600).
+
+    FileExistsError when the file exists: a witness's key is never replaced in place.
+    """
+    if not is_valid_key_name(name):
+        raise KeyFormatError(f"{name!r} is not a key name: no spaces, no '+', not empty")
+    signer = CosignatureSigner(name, Ed25519PrivateKey.generate())
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        os.fchmod(file.fileno(), KEY_FILE_MODE)  # whatever the umask said
+        file.write(format_cosigner_key(signer) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return signer
+
+
+def read_key(path: Path) -> CosignatureSigner:
+    """The cosigner key kept at `path`; KeyFormatError when it is unreadable or open to others."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        raise KeyFormatError(f"the witness key {path} cannot be read: {error}") from error
+    if mode & 0o077:
+        raise KeyFormatError(f"the witness key {path} has mode {mode:04o}; it must be 0600")
+    return parse_cosigner_key(text.strip())
