@@ -221,7 +221,8 @@ def test_a_week_of_the_multiteam_in_the_browser(live: Live, chromium: Any) -> No
     summary = page.locator(".error-summary")
     assert "is geen geldig BSN" in summary.inner_text()
     assert "moet een heel getal zijn" in summary.inner_text()
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    # web.js (deferred) moves the focus to the summary once the page has loaded
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
     police.check("signaal-fouten")
     page.get_by_label("Burgerservicenummer").fill(NEW_BSN)
     page.locator("#f_surname").fill("Kramer")  # the identity inputs without BSN are hidden
@@ -405,7 +406,8 @@ def test_the_coordinator_reads_the_monitoring_dashboard(live: Live, chromium: An
     page.get_by_role("button", name="Tonen").click()
     summary = page.locator(".error-summary")
     assert "mag niet vóór de eerste maand liggen" in summary.inner_text()
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    # web.js (deferred) moves the focus to the summary once the page has loaded
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
     coordinator.check("monitoring-fout")
     page.context.close()
 
