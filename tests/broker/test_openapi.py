@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+import schemathesis
 from flask import Flask
 
 import policies
@@ -117,15 +119,79 @@ def test_every_operation_documents_its_problem_responses(api: Api) -> None:
 
 
 def test_documented_purposes_are_those_giving_case_content(api: Api) -> None:
-    """The purpose parameter lists exactly the convenant's purposes with a case view."""
+    """The purpose of a read of case content lists exactly the convenant's purposes with a case
+    view; an endpoint for one purpose (triage, the figures) lists that one only."""
     document = api.client.get("/api/v1/openapi.json").json
     with api.app.app_context():
         convenant = runtime().convenant
     readable = {name for name, p in convenant.purposes.items() if p.view is not policies.View.NONE}
+    checked = 0
     for (path, method), operation in _operations(document).items():
         for parameter in operation.get("parameters", []):
-            if parameter["name"] == "purpose" and "enum" in parameter["schema"]:
-                assert set(parameter["schema"]["enum"]) == readable, (path, method)
+            explain = path == "/api/v1/convenant/explain"
+            if parameter["name"] != "purpose" or explain or "enum" not in parameter["schema"]:
+                continue  # the audit log's filter and explain's request name any purpose
+            enum = set(parameter["schema"]["enum"])
+            if path.startswith("/api/v1/cases"):
+                assert enum == readable, (path, method)
+                checked += 1
+            else:
+                assert len(enum) == 1 and enum <= readable, (path, method)
+    assert checked >= 8
+
+
+def test_document_is_valid_openapi_3_1(api: Api) -> None:
+    """The document validates against the OpenAPI 3.1 schema (schemathesis' own copy of it)."""
+    document = api.client.get("/api/v1/openapi.json").json
+    schemathesis.openapi.from_dict(document).validate()
+    broken = {**document, "paths": {"/x": {"get": {"responses": {"200": {}}}}}}
+    with pytest.raises(Exception, match="description"):
+        schemathesis.openapi.from_dict(broken).validate()
+
+
+def test_signal_body_follows_the_convenant_in_force(api: Api) -> None:
+    """The signal's fields are the convenant's, each with the parties that may supply it, its
+    limits and its pattern, generated from the validator's schemas."""
+    document = api.client.get("/api/v1/openapi.json").json
+    body = document["paths"]["/api/v1/signals"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    fields = schema["properties"]["fields"]["properties"]
+    with api.app.app_context():
+        convenant = runtime().convenant
+    assert set(fields) == set(convenant.fields)
+    for name, field in convenant.fields.items():
+        assert set(fields[name]["x-suppliers"]) == set(field.suppliers), name
+    assert fields["incident_count"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100_000,
+        "description": "Aantal incidenten",
+        "x-suppliers": ["politie"],
+    }
+    assert fields["postcode"]["pattern"] == "^[1-9][0-9]{3} ?[A-Za-z]{2}$"
+    assert fields["bsn"]["format"] == "bsn"
+    assert schema["additionalProperties"] is False and schema["required"] == ["subject"]
+
+
+def test_every_limit_the_server_enforces_is_documented(api: Api) -> None:
+    """Pages, lengths, patterns, enums and dates: each parameter says its limits."""
+    document = api.client.get("/api/v1/openapi.json").json
+    for (path, method), operation in _operations(document).items():
+        for parameter in operation.get("parameters", []):
+            schema = parameter["schema"]
+            where = (path, method, parameter["name"])
+            if schema.get("type") == "integer":
+                assert "minimum" in schema and "maximum" in schema, where
+            elif schema.get("type") == "string":
+                limits = {"enum", "pattern", "maxLength", "format", "anyOf", "allOf"}
+                assert limits & set(schema), where
+    cases = _operations(document)[("/api/v1/cases", "get")]
+    page = {p["name"]: p["schema"] for p in cases["parameters"]}
+    assert page["per_page"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+    plan = _operations(document)[("/api/v1/cases/{case_id}/plan", "put")]["requestBody"]
+    goals = plan["content"]["application/json"]["schema"]["properties"]["goals"]
+    assert goals["minItems"] == 1 and goals["maxItems"] == 20
+    assert goals["items"]["maxLength"] == 1000 and goals["items"]["minLength"] == 1
 
 
 def test_every_route_but_the_public_ones_needs_a_token(api: Api) -> None:
