@@ -47,7 +47,17 @@ _TRACK_PURPOSE = write_purpose("triage")
 @declare(
     Operation(
         "This document (OpenAPI 3.1)",
-        (Answer(200, "The OpenAPI document", {"openapi": {"type": "string"}}),),
+        (
+            Answer(
+                200,
+                "The OpenAPI document",
+                {
+                    "openapi": {"type": "string", "regex": r"3\.1\.[0-9]+"},
+                    "paths": {"type": "dict"},
+                },
+                open=True,
+            ),
+        ),
         public=True,
     )
 )

@@ -115,7 +115,7 @@ def _answers(op: Operation, rt: Runtime) -> dict[str, Any]:
     return found
 
 
-def _operation(endpoint: str, op: Operation, rt: Runtime) -> dict[str, Any]:
+def _operation(endpoint: str, op: Operation, rt: Runtime, max_body: int) -> dict[str, Any]:
     """One operation of the document."""
     doc: dict[str, Any] = {"operationId": endpoint.replace(".", "_"), "summary": op.summary}
     if op.description:
@@ -126,6 +126,8 @@ def _operation(endpoint: str, op: Operation, rt: Runtime) -> dict[str, Any]:
     if op.body is not None:
         media = _FORM if endpoint == "oauth.token" else "application/json"
         doc["requestBody"] = {
+            "description": f"{media}, at most {max_body} bytes"
+            + (f", nested at most {MAX_DEPTH} deep" if media == "application/json" else ""),
             "required": op.body_required,
             "content": {media: {"schema": object_schema(_schema(op.body, rt))}},
         }
@@ -156,7 +158,9 @@ def openapi_document(app: Flask, rt: Runtime) -> dict[str, Any]:
             raise LookupError(f"{rule.endpoint} declares no operation (broker.api.declare)")
         path = _VARIABLE.sub(r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(rule.endpoint, op, rt)
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule.endpoint, op, rt, int(app.config["MAX_CONTENT_LENGTH"])
+            )
     c = rt.convenant
     issuer = str(app.config["ISSUER"]).rstrip("/")
     return {

@@ -163,11 +163,11 @@ def _rules_for(field: policies.Field) -> dict[str, Any]:
     elif kind is FieldType.BOOLEAN:
         rules = {"type": "boolean"}
     elif kind is FieldType.DATE:
-        rules = {"type": "string", "check_with": "date"}
+        rules = {"type": "string", "empty": False, "check_with": "date"}
     elif kind is FieldType.BSN:
-        rules = {"type": "string", "check_with": "bsn"}
+        rules = {"type": "string", "empty": False, "check_with": "bsn"}
     else:
-        rules = {"type": "string", "coerce": "postcode", "check_with": "postcode"}
+        rules = {"type": "string", "empty": False, "coerce": "postcode", "check_with": "postcode"}
     rules.update(field.constraints)
     description = field.description
     if field.name == "birth_date":
