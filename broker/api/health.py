@@ -9,6 +9,9 @@ from sqlalchemy import text
 
 from broker.core.runtime import db_session, runtime
 
+from . import responses as out
+from .declare import Answer, Operation, declare
+
 __all__ = [
     "health",
     "healthz",
@@ -20,12 +23,20 @@ health = Blueprint("health", __name__)
 
 
 @health.get("/healthz")
+@declare(Operation("Liveness: the process answers", (Answer(200, "ok", out.HEALTH),), public=True))
 def healthz() -> Response:
     """Liveness: the process answers."""
     return jsonify({"status": "ok"})
 
 
 @health.get("/readyz")
+@declare(
+    Operation(
+        "Readiness: the database answers and the audit log's head can be read",
+        (Answer(200, "Ready", out.READY), Answer(503, "Not ready", out.READY)),
+        public=True,
+    )
+)
 def readyz() -> tuple[Response, int]:
     """Readiness: the database answers and the audit log's head can be read."""
     rt = runtime()

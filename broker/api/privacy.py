@@ -1,20 +1,14 @@
-"""The privacy officer's API: audit log, verification, checkpoints, anomalies, access reports."""
+"""The privacy officer's API: audit log, verification, checkpoints, anomalies, access reports —
+each endpoint declared once (`broker.api.declare`) for its checks and the OpenAPI document."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
-from audit import (
-    ACTIONS,
-    OUTCOMES,
-    AuditEntryError,
-    AuditQuery,
-    looks_like_bsn,
-)
+from audit import ACTIONS, OUTCOMES, AuditEntryError, AuditQuery, looks_like_bsn
 from broker.core.auth import choose_role, request_id, source_address
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
@@ -23,7 +17,6 @@ from broker.identity.subjects import is_valid_bsn, subject_key
 from broker.privacy.access_report import access_report
 from broker.privacy.anomalies import anomalies
 from broker.privacy.audit_log import (
-    AMSTERDAM,
     checkpoint_dict,
     checkpoint_now,
     public_key_pem,
@@ -32,16 +25,64 @@ from broker.privacy.audit_log import (
     verify_log,
 )
 
-from .requests import authenticate_request, current_actor, int_arg
+from . import responses as out
+from .declare import Answer, Operation, Param, RulesParam, declare
+from .requests import authenticate_request, current_actor
 
-__all__ = ["privacy"]
+__all__ = ["officer_context", "privacy"]
 
 
 privacy = Blueprint("privacy", __name__, url_prefix="/api/v1")
 privacy.before_request(authenticate_request)
 
-NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+NAME = "[a-z][a-z0-9_.]{0,63}"
+_TOKEN = "[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"
+_NOT_A_BSN = " A value that looks like a BSN is refused: search a young person with bsn=."
+
+
+def _filter(name: str, pattern: str, description: str) -> Param:
+    return Param(
+        name,
+        pattern=pattern,
+        status=422,
+        code="invalid_filters",
+        description=description + _NOT_A_BSN,
+    )
+
+
+def _bsn(status: int, code: str, required: bool = False) -> RulesParam:
+    return RulesParam(
+        "bsn",
+        required=required,
+        status=status,
+        code=code,
+        rules=lambda rt: rt.validator.field_rules["bsn"],
+        description="The young person's BSN (nine digits passing the eleven-check); turned "
+        "into the young person's keyed pseudonym on the server.",
+    )
+
+
+_FILTERS = {
+    "person": _filter("person", _TOKEN, "A person's username"),
+    "party": _filter("party", NAME, "A party"),
+    "purpose": _filter("purpose", NAME, "A purpose"),
+    "event": _filter("event", NAME, "An event (case.view, signal.create, …)"),
+    "case_id": _filter("case_id", _TOKEN, "A case"),
+}
+_ACTION = Param("action", enum=sorted(ACTIONS), status=422, code="invalid_filters")
+_OUTCOME = Param("outcome", enum=sorted(OUTCOMES), status=422, code="invalid_filters")
+_AUDIT_BSN = _bsn(422, "invalid_filters")
+_SINCE = Param(
+    "since", "date-time", status=422, code="invalid_period", description="From (inclusive)"
+)
+_UNTIL = Param(
+    "until", "date-time", status=422, code="invalid_period", description="Until (exclusive)"
+)
+_AFTER_SEQ = Param("after_seq", "integer", default=0, minimum=0, maximum=2**62)
+_LIMIT = Param("limit", "integer", default=100, minimum=1, maximum=1000)
+_DEEP = Param("deep", "boolean", default=False, description="Also check every stored column")
+_REPORT_BSN = _bsn(422, "invalid_bsn", required=True)
+_FORMAT = Param("format", enum=("json", "html"), default="json")
 
 
 def officer_context(purpose: str) -> Context:
@@ -59,70 +100,58 @@ def officer_context(purpose: str) -> Context:
     return Context(actor, request_id(), source_address(), role=role, purpose=purpose)
 
 
-def _time_arg(name: str) -> dt.datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise Problem(
-            400,
-            "bad_parameter",
-            f"{name} must be an ISO 8601 date or time (e.g. 2026-11-23 or 2026-11-23T08:00+01:00).",
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=AMSTERDAM)
-
-
-def _bsn_subject(errors: list[dict[str, str]]) -> str | None:
-    bsn = request.args.get("bsn")
+def _subject(param: RulesParam) -> str | None:
+    """The keyed pseudonym of the BSN asked for (None when none is); 422 for a bad one."""
+    bsn = param.read()
     if bsn is None:
         return None
     if not is_valid_bsn(bsn):
-        errors.append({"field": "bsn", "problem": "is not a valid BSN (eleven-check)"})
-        return None
+        raise param.refusal("is not a valid BSN (eleven-check)")
     return subject_key(runtime().subject_secret, bsn=bsn)
 
 
 @privacy.get("/audit")
+@declare(
+    Operation(
+        "Audit records (privacy officer, purpose toezicht)",
+        (Answer(200, "A page of records (names, never values)", out.AUDIT_PAGE),),
+        description="Filters combine with AND. Paged by after_seq (next_after_seq).",
+        params=(
+            _AUDIT_BSN,
+            *_FILTERS.values(),
+            _ACTION,
+            _OUTCOME,
+            _SINCE,
+            _UNTIL,
+            _AFTER_SEQ,
+            _LIMIT,
+        ),
+        problems=(400, 403, 422),
+    )
+)
 def audit_query() -> Response:
     """Audit records by BSN (pseudonymised here), person, party, purpose, action, outcome,
     event, case and time range; paged by after_seq."""
     ctx = officer_context("toezicht")
-    errors: list[dict[str, str]] = []
-    subject = _bsn_subject(errors)
+    subject = _subject(_AUDIT_BSN)
     filters: dict[str, Any] = {}
-    for arg, key, pattern in (
-        ("person", "person_id", _TOKEN),
-        ("party", "party", NAME),
-        ("purpose", "purpose", NAME),
-        ("event", "event", NAME),
-        ("case_id", "case_id", _TOKEN),
-    ):
-        value = request.args.get(arg)
+    for name, param in _FILTERS.items():
+        key = "person_id" if name == "person" else name
+        value = param.read()
+        if value is not None and looks_like_bsn(value):
+            raise param.refusal("looks like a BSN: search a young person with bsn=")
         if value is not None:
-            if not pattern.match(value):
-                errors.append({"field": arg, "problem": "has the wrong format"})
-            elif looks_like_bsn(value):
-                errors.append(
-                    {"field": arg, "problem": "looks like a BSN: search a young person with bsn="}
-                )
             filters[key] = value
-    for arg, allowed in (("action", ACTIONS), ("outcome", OUTCOMES)):
-        value = request.args.get(arg)
-        if value is not None:
-            if value not in allowed:
-                errors.append({"field": arg, "problem": f"must be one of {sorted(allowed)}"})
-            filters[arg] = value
-    if errors:
-        raise Problem(422, "invalid_filters", "The audit query is not valid.", errors=errors)
+    for param in (_ACTION, _OUTCOME):
+        if (value := param.read()) is not None:
+            filters[param.name] = value
     try:
         query = AuditQuery(
             subject=subject,
-            since=_time_arg("since"),
-            until=_time_arg("until"),
-            after_seq=int_arg("after_seq", 0, 0, 2**62),
-            limit=int_arg("limit", 100, 1, 1000),
+            since=_SINCE.read(),
+            until=_UNTIL.read(),
+            after_seq=_AFTER_SEQ.read(),
+            limit=_LIMIT.read(),
             **filters,
         )
     except AuditEntryError as exc:
@@ -132,19 +161,35 @@ def audit_query() -> Response:
 
 
 @privacy.get("/audit/verify")
+@declare(
+    Operation(
+        "Verify the chain up to its head against the kept checkpoints",
+        (Answer(200, "Intact, or the first bad seq and why", out.VERIFICATION),),
+        params=(_DEEP,),
+        problems=(400, 403),
+    )
+)
 def audit_verify() -> Response:
     """Verify the chain up to its head against the kept checkpoints."""
     ctx = officer_context("toezicht")
+    deep = _DEEP.read()
     rt = runtime()
     session = db_session()
     session.rollback()  # end the request's transaction: on SQLite it holds the write lock
     with read_session() as reader:
-        result = verify_log(reader, rt, deep=request.args.get("deep") in ("1", "true"))
+        result = verify_log(reader, rt, deep=deep)
     audit_and_commit(session, rt, [verification_entry(ctx, result)])
     return jsonify(result.as_dict())
 
 
 @privacy.get("/audit/checkpoints")
+@declare(
+    Operation(
+        "The signed checkpoints and the public key that verifies them",
+        (Answer(200, "The checkpoints", out.CHECKPOINTS),),
+        problems=(403,),
+    )
+)
 def audit_checkpoints() -> Response:
     """The kept signed checkpoints and the public key that verifies them."""
     ctx = officer_context("toezicht")
@@ -159,6 +204,13 @@ def audit_checkpoints() -> Response:
 
 
 @privacy.post("/audit/checkpoints")
+@declare(
+    Operation(
+        "Sign a checkpoint of the current head now",
+        (Answer(201, "The checkpoint", out.CHECKPOINT),),
+        problems=(403,),
+    )
+)
 def audit_checkpoint_now() -> tuple[Response, int]:
     """Sign a checkpoint of the current head now."""
     ctx = officer_context("toezicht")
@@ -167,14 +219,21 @@ def audit_checkpoint_now() -> tuple[Response, int]:
 
 
 @privacy.get("/audit/anomalies")
+@declare(
+    Operation(
+        "Refused attempts, access outside the case team, bulk views, views outside office hours",
+        (Answer(200, "The anomalies of the period", out.ANOMALIES),),
+        description="The period: since (default: until less 7 days) to until (default: now).",
+        params=(_SINCE, _UNTIL),
+        problems=(400, 403),
+    )
+)
 def audit_anomalies() -> Response:
     """Refused attempts, access outside the case team, bulk views, views outside office hours."""
     ctx = officer_context("toezicht")
     rt = runtime()
-    until = _time_arg("until") or dt.datetime.now(dt.UTC)
-    since = _time_arg("since") or until - dt.timedelta(days=7)
-    from flask import current_app
-
+    until = _UNTIL.read() or dt.datetime.now(dt.UTC)
+    since = _SINCE.read() or until - dt.timedelta(days=7)
     config = current_app.config
     return jsonify(
         anomalies(
@@ -190,22 +249,29 @@ def audit_anomalies() -> Response:
 
 
 @privacy.get("/subjects/access-report")
+@declare(
+    Operation(
+        "Access report for a young person (privacy officer, purpose inzageverzoek)",
+        (
+            Answer(200, "Data held, from whom, and every disclosure", out.ACCESS_REPORT),
+            Answer(200, "The printable report (?format=html)", None, "text/html"),
+        ),
+        params=(_REPORT_BSN, _FORMAT),
+        problems=(400, 403, 422),
+    )
+)
 def subject_access_report() -> Response | str:
     """For a data subject's access request: data held, from whom, and every disclosure.
 
     `?format=html` gives the printable page.
     """
     ctx = officer_context("inzageverzoek")
-    bsn = request.args.get("bsn", "")
+    bsn = _REPORT_BSN.read()
     if not is_valid_bsn(bsn):
-        raise Problem(
-            422,
-            "invalid_bsn",
-            "bsn must be a valid BSN (eleven-check).",
-            errors=[{"field": "bsn", "problem": "is not a valid BSN"}],
-        )
+        raise _REPORT_BSN.refusal("is not a valid BSN (eleven-check)")
+    html = _FORMAT.read() == "html"
     report = access_report(db_session(), runtime(), ctx, bsn)
-    if request.args.get("format") == "html":
+    if html:
         return render_template(
             "access_report.html",
             report=report,

@@ -226,7 +226,7 @@ def write_plan(
         )
     require_open(case, subject, "its plan of approach cannot change")
     code, what = "invalid_plan", "plan of approach"
-    doc, errors = checked_body("plan", body, code, what)
+    doc, errors = checked_body("plan", body, code, what, rt.convenant)
     team = rt.convenant.tracks[case.track].case_team
     agreements = doc.get("agreements")
     if isinstance(agreements, list):

@@ -11,14 +11,17 @@ from typing import Any
 
 from cerberus import Validator
 
+import policies
 from broker.core.problems import Problem
 from broker.core.validation import _Validator, _ValueFreeErrors
 
 __all__ = [
     "BODY_SCHEMAS",
+    "CLOSE_REASONS",
     "MAX_REASON",
     "MAX_TEXT",
     "BodyValidator",
+    "body_schema",
     "checked_body",
     "clean_text",
     "flatten_errors",
@@ -32,12 +35,17 @@ MAX_REASON = 2000
 MAX_TEXT = 4000
 
 
-class BodyValidator(_Validator):
-    """The signal validator's checks, plus: text that is not only white space."""
+CLOSE_REASONS: Mapping[str, str] = {
+    "doel_bereikt": "Doelen van het plan van aanpak bereikt",
+    "verhuisd": "Jongere is verhuisd buiten het werkgebied",
+    "leeftijdsgrens": "Jongere heeft de leeftijdsgrens (23 jaar) bereikt",
+    "overgedragen": "Overgedragen aan een andere aanpak of organisatie",
+    "geen_grond": "Geen grond voor een aanpak door het MultiTeam",
+}
 
-    def _check_with_not_blank(self, field: str, value: Any) -> None:
-        if isinstance(value, str) and not value.strip():
-            self._error(field, "must not be blank")
+
+class BodyValidator(_Validator):
+    """The signal validator's checks (clean text, not blank, dates) for the acts on a case."""
 
 
 def clean_text(max_length: int) -> dict[str, Any]:
@@ -51,7 +59,7 @@ def clean_text(max_length: int) -> dict[str, Any]:
 
 BODY_SCHEMAS: Mapping[str, dict[str, Any]] = {
     "track": {
-        "track": {"type": "string", "required": True},
+        "track": {"type": "string", "required": True, "empty": False},
         "reason": {**clean_text(MAX_REASON), "required": True},
         "case_director": {"type": "string", "nullable": True, "maxlength": 64},
     },
@@ -60,7 +68,12 @@ BODY_SCHEMAS: Mapping[str, dict[str, Any]] = {
         "reason": {**clean_text(MAX_REASON), "required": True},
     },
     "close": {
-        "reason_code": {"type": "string", "required": True},
+        "reason_code": {
+            "type": "string",
+            "required": True,
+            "empty": False,
+            "allowed": list(CLOSE_REASONS),
+        },
         "note": {**clean_text(MAX_REASON), "nullable": True},
     },
     "plan": {
@@ -68,6 +81,7 @@ BODY_SCHEMAS: Mapping[str, dict[str, Any]] = {
         "goals": {
             "type": "list",
             "required": True,
+            "empty": False,
             "minlength": 1,
             "maxlength": 20,
             "schema": clean_text(1000),
@@ -79,12 +93,23 @@ BODY_SCHEMAS: Mapping[str, dict[str, Any]] = {
             "schema": {
                 "type": "dict",
                 "schema": {
-                    "party": {"type": "string", "required": True, "empty": False},
+                    "party": {
+                        "type": "string",
+                        "required": True,
+                        "empty": False,
+                        "maxlength": 64,
+                        "meta": {"description": "A party on the case team of the current track"},
+                    },
                     "agreement": {**clean_text(MAX_REASON), "required": True},
                 },
             },
         },
-        "review_date": {"type": "string", "required": True, "check_with": "date"},
+        "review_date": {
+            "type": "string",
+            "required": True,
+            "check_with": "date",
+            "meta": {"description": "Today or later"},
+        },
     },
 }
 
@@ -105,14 +130,27 @@ def flatten_errors(tree: Mapping[Any, Any], prefix: str = "") -> list[dict[str, 
     return out
 
 
-def checked_body(kind: str, body: Any, code: str, what: str) -> tuple[dict[str, Any], list[Any]]:
+def body_schema(kind: str, convenant: policies.Convenant) -> dict[str, Any]:
+    """The Cerberus schema of a body `kind` under the convenant in force (a track change names
+    one of its tracks but the initial one)."""
+    schema = dict(BODY_SCHEMAS[kind])
+    if kind == "track":
+        tracks = [t for t in convenant.tracks if t != convenant.initial_track]
+        schema["track"] = {**schema["track"], "allowed": tracks}
+    return schema
+
+
+def checked_body(
+    kind: str, body: Any, code: str, what: str, convenant: policies.Convenant
+) -> tuple[dict[str, Any], list[Any]]:
     """The body checked against its schema, and the errors found (field paths, no values)."""
     if not isinstance(body, dict):
         raise refusal(code, what, [{"field": "body", "problem": "must be a JSON object"}])
-    cache: dict[str, Validator] = _local.__dict__.setdefault("validators", {})
-    if kind not in cache:
-        cache[kind] = BodyValidator(BODY_SCHEMAS[kind], error_handler=_ValueFreeErrors)
-    validator = cache[kind]
+    cache: dict[tuple[str, str], Validator] = _local.__dict__.setdefault("validators", {})
+    key = (kind, convenant.hash)
+    if key not in cache:
+        cache[key] = BodyValidator(body_schema(kind, convenant), error_handler=_ValueFreeErrors)
+    validator = cache[key]
     if validator.validate(body):
         return dict(validator.document), []
     return dict(body), flatten_errors(validator.errors)

@@ -10,7 +10,6 @@ audits, and a refused request changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -38,7 +37,7 @@ from .guards import (
     require_team,
 )
 from .notifications import notify
-from .schemas import checked_body, refusal
+from .schemas import CLOSE_REASONS, checked_body, refusal
 
 __all__ = [
     "CLOSE_REASONS",
@@ -53,13 +52,6 @@ __all__ = [
 
 
 # Why a case is closed (afsluitreden): code → what the history says when no note is given.
-CLOSE_REASONS: Mapping[str, str] = {
-    "doel_bereikt": "Doelen van het plan van aanpak bereikt",
-    "verhuisd": "Jongere is verhuisd buiten het werkgebied",
-    "leeftijdsgrens": "Jongere heeft de leeftijdsgrens (23 jaar) bereikt",
-    "overgedragen": "Overgedragen aan een andere aanpak of organisatie",
-    "geen_grond": "Geen grond voor een aanpak door het MultiTeam",
-}
 
 
 # ── validation (Cerberus, messages that name the field and the rule, never the value) ───────
@@ -171,7 +163,7 @@ def assign_track(
     c = rt.convenant
     require_coordinator(ctx, case_id, "assigns tracks")
     code, what = "invalid_track_change", "track change"
-    doc, errors = checked_body("track", body, code, what)
+    doc, errors = checked_body("track", body, code, what, rt.convenant)
     track, director = doc.get("track"), doc.get("case_director")
     if isinstance(track, str) and track == c.initial_track:
         errors.append({"field": "track", "problem": f"a case cannot go back to {track}"})
@@ -259,7 +251,7 @@ def name_case_director(
     the case team of the current track, with a reason. The director is notified."""
     require_coordinator(ctx, case_id, "names the case director")
     code, what = "invalid_director_change", "case director change"
-    doc, errors = checked_body("director", body, code, what)
+    doc, errors = checked_body("director", body, code, what, rt.convenant)
     if errors:
         raise refusal(code, what, errors)
     case, subject = find_case(session, case_id, for_update=True)
@@ -342,9 +334,10 @@ def close_case(
     starts, and it takes no more track or director changes."""
     require_coordinator(ctx, case_id, "closes a case")
     code, what = "invalid_close", "closing"
-    doc, errors = checked_body("close", body, code, what)
+    doc, errors = checked_body("close", body, code, what, rt.convenant)
     reason_code = doc.get("reason_code")
     if isinstance(reason_code, str) and reason_code not in CLOSE_REASONS:
+        errors = [e for e in errors if e["field"] != "reason_code"]
         errors.append(
             {"field": "reason_code", "problem": "must be one of " + ", ".join(CLOSE_REASONS)}
         )

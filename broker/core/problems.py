@@ -120,7 +120,10 @@ def init_app(app: Flask) -> None:
             413: f"The request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes.",
         }.get(status, exc.description or _TITLES.get(status, "Error"))
         g.problem = Problem(status, code, detail)
-        return problem_response(status, code, detail)
+        response = problem_response(status, code, detail)
+        # A 405 names the methods the resource has (RFC 9110 §15.5.6): Werkzeug's Allow header
+        response.headers.update({k: v for k, v in exc.get_headers() if k.lower() == "allow"})
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

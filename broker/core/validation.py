@@ -6,6 +6,7 @@ Error messages name the field and the rule that failed — never the value that 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,12 +21,43 @@ from policies import FieldType
 
 from .problems import Problem
 
-__all__ = ["SignalValidator", "ValidSignal"]
+__all__ = [
+    "CLEAN_TEXT",
+    "JSON_SCHEMA_OF_CHECKS",
+    "NOT_BLANK",
+    "SignalValidator",
+    "ValidSignal",
+    "is_clean_text",
+]
 
 MAX_STRING = 200
 MAX_TEXT = 4000
 MAX_INTEGER = 100_000
 MIN_AGE, MAX_AGE = 8, 27
+
+
+# The checks of text, dates, BSNs and postcodes as regular expressions: the validators below
+# match them in full (Python's `re.fullmatch`), and the OpenAPI document gives the same strings
+# as JSON Schema `pattern`s (ECMA-262, anchored with ^…$). Only ASCII escapes and classes, so
+# both dialects read them alike.
+CLEAN_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*"  # no control character but tab, CR, LF
+# What Python's str.strip() removes (str.isspace): a text is blank when it holds nothing else.
+WHITE_SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{WHITE_SPACE}]"  # found anywhere in the text (re.search)
+ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+BSN_DIGITS = r"[0-9]{9}"
+POSTCODE = r"[1-9][0-9]{3} ?[A-Za-z]{2}"
+
+# What each named check (Cerberus `check_with`) means in JSON Schema, for the OpenAPI document.
+# "bsn" is a format of the broker's own: nine digits that pass the eleven-check.
+JSON_SCHEMA_OF_CHECKS: Mapping[str, Mapping[str, Any]] = {
+    "clean_text": {"pattern": f"^{CLEAN_TEXT}$"},
+    "not_blank": {"pattern": NOT_BLANK},
+    "date": {"pattern": f"^{ISO_DATE}$", "format": "date"},
+    "bsn": {"pattern": f"^{BSN_DIGITS}$", "format": "bsn"},
+    "postcode": {"pattern": f"^{POSTCODE}$"},
+    "strict_integer": {},  # JSON Schema's integer is never a boolean
+}
 
 
 class _ValueFreeErrors(BasicErrorHandler):  # type: ignore[misc]
@@ -42,41 +74,71 @@ class _ValueFreeErrors(BasicErrorHandler):  # type: ignore[misc]
 
 
 class _Validator(Validator):  # type: ignore[misc]
-    """Cerberus with the broker's checks for BSN, postcode, dates and strict integers."""
+    """Cerberus with the broker's checks for BSN, postcode, dates and strict integers; `regex`
+    matches the whole value (as JSON Schema's ^…$ does: no trailing newline slips through);
+    `value_of` checks a member by the rules of the field another member names."""
+
+    def _validate_regex(self, pattern: str, field: str, value: Any) -> None:
+        """{'type': 'string'}"""
+        if isinstance(value, str) and re.fullmatch(pattern, value) is None:
+            self._error(field, "has the wrong format")
+
+    def _validate_value_of(self, spec: Mapping[str, Any], field: str, value: Any) -> None:
+        """{'type': 'dict'}"""
+        name = self.document.get(spec["member"]) if isinstance(self.document, dict) else None
+        rules = spec["rules"].get(name) if isinstance(name, str) else None
+        if rules is None:
+            return  # the member naming the field reports what is wrong with it
+        child = type(self)({field: rules}, error_handler=_ValueFreeErrors)
+        if not child.validate({field: value}):
+            for message in child.errors.get(field, []):
+                self._error(field, str(message))
 
     def _check_with_bsn(self, field: str, value: Any) -> None:
         if not is_valid_bsn(value):
             self._error(field, "is not a valid BSN (nine digits passing the eleven-check)")
 
     def _check_with_postcode(self, field: str, value: Any) -> None:
-        if normalise_postcode(value) is None:
+        if not isinstance(value, str) or re.fullmatch(POSTCODE, value) is None:
             self._error(field, "is not a Dutch postcode like '8924 AB'")
 
     def _check_with_date(self, field: str, value: Any) -> None:
-        if parse_date(value) is None:
+        if not isinstance(value, str) or not re.fullmatch(ISO_DATE, value) or not parse_date(value):
             self._error(field, "is not a date in the form YYYY-MM-DD")
 
     def _check_with_clean_text(self, field: str, value: Any) -> None:
         if isinstance(value, str) and not _is_clean(value):
             self._error(field, "holds control characters or invalid Unicode")
 
+    def _check_with_not_blank(self, field: str, value: Any) -> None:
+        if isinstance(value, str) and re.search(NOT_BLANK, value) is None:
+            self._error(field, "must not be blank")
+
     def _check_with_strict_integer(self, field: str, value: Any) -> None:
         if isinstance(value, bool):
             self._error(field, "must be of integer type")
 
     def _normalize_coerce_postcode(self, value: Any) -> Any:
-        return normalise_postcode(value) or value
+        """'8924ab' as '8924 AB'; anything that is not a postcode as it came (and refused)."""
+        if isinstance(value, str) and re.fullmatch(POSTCODE, value):
+            return normalise_postcode(value) or value
+        return value
 
 
 def _is_clean(text: str) -> bool:
     """No NUL or other control characters (but tab and newline), no lone surrogates."""
-    if any(ch < " " and ch not in "\t\n\r" for ch in text):
+    if re.fullmatch(CLEAN_TEXT, text) is None:
         return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return "\x7f" not in text
+    return True
+
+
+def is_clean_text(text: str) -> bool:
+    """Whether `text` is clean: the check `clean_text` of the schemas."""
+    return _is_clean(text)
 
 
 def _rules_for(field: policies.Field) -> dict[str, Any]:
@@ -101,12 +163,16 @@ def _rules_for(field: policies.Field) -> dict[str, Any]:
     elif kind is FieldType.BOOLEAN:
         rules = {"type": "boolean"}
     elif kind is FieldType.DATE:
-        rules = {"type": "string", "check_with": "date"}
+        rules = {"type": "string", "empty": False, "check_with": "date"}
     elif kind is FieldType.BSN:
-        rules = {"type": "string", "check_with": "bsn"}
+        rules = {"type": "string", "empty": False, "check_with": "bsn"}
     else:
-        rules = {"type": "string", "coerce": "postcode", "check_with": "postcode"}
+        rules = {"type": "string", "empty": False, "coerce": "postcode", "check_with": "postcode"}
     rules.update(field.constraints)
+    description = field.description
+    if field.name == "birth_date":
+        description += f" (the young person is {MIN_AGE} to {MAX_AGE} years old today)"
+    rules["meta"] = {"description": description}
     return rules
 
 
@@ -126,25 +192,63 @@ class ValidSignal:
 
 
 class SignalValidator:
-    """Validates signal bodies for one convenant; one Cerberus validator per party and thread."""
+    """Validates signal bodies for one convenant with Cerberus schemas derived from its field
+    definitions; the same schemas describe the bodies in the OpenAPI document."""
 
     def __init__(self, convenant: policies.Convenant, today: Any = dt.date.today) -> None:
         self.convenant = convenant
         self.today = today
         self._local = threading.local()
-        self._schemas = {
-            party: {
-                name: _rules_for(convenant.fields[name])
-                for name in convenant.suppliable_fields(party)
-            }
-            for party in convenant.parties
+        self.field_rules: dict[str, dict[str, Any]] = {
+            name: _rules_for(f) for name, f in convenant.fields.items()
         }
-        self._identity_schema = {
-            name: _rules_for(convenant.fields[name])
-            for name in ("bsn", *FALLBACK_IDENTITY)
-            if name in convenant.fields
+        for name, f in convenant.fields.items():
+            self.field_rules[name]["meta"]["x-suppliers"] = sorted(f.suppliers)
+        identity = {
+            n: self.field_rules[n] for n in ("bsn", *FALLBACK_IDENTITY) if n in self.field_rules
         }
-        self._field_schemas = {name: _rules_for(f) for name, f in convenant.fields.items()}
+        self._by_bsn = {
+            "bsn": {**identity["bsn"], "required": True},
+            **{n: identity[n] for n in FALLBACK_IDENTITY if n in identity},
+        }
+        self._by_identity = {n: {**identity[n], "required": True} for n in FALLBACK_IDENTITY}
+        self.subject_rules: dict[str, Any] = {
+            "type": "dict",
+            "required": True,
+            "anyof": [{"schema": self._by_bsn}, {"schema": self._by_identity}],
+            "meta": {
+                "description": "The young person: a bsn, or surname, given_names, birth_date, "
+                "postcode and house_number (a bsn given, the other members are only checked)."
+            },
+        }
+        self._party_schemas = {party: self._signal_schema(party) for party in convenant.parties}
+        # The signal as any party may send it: each field says who may supply it (x-suppliers).
+        self.signal_schema = self._signal_schema(None)
+
+    def _signal_schema(self, party: str | None) -> dict[str, Any]:
+        fields = {
+            name: rules
+            for name, rules in self.field_rules.items()
+            if party is None or party in self.convenant.fields[name].suppliers
+        }
+        return {
+            "subject": self.subject_rules,
+            "fields": {
+                "type": "dict",
+                "schema": fields,
+                "meta": {
+                    "description": "Field name: value; only fields your party may supply "
+                    "(x-suppliers). A value of an identifying field equals the one in subject. "
+                    "A signal holds at least one field or a summary."
+                },
+            },
+            "summary": {
+                "type": "string",
+                "nullable": True,
+                "maxlength": MAX_TEXT,
+                "check_with": "clean_text",
+            },
+        }
 
     def _validator(self, key: str, schema: Mapping[str, Any]) -> _Validator:
         cache: dict[str, _Validator] = self._local.__dict__.setdefault("validators", {})
@@ -157,38 +261,17 @@ class SignalValidator:
         if not isinstance(body, dict):
             raise Problem(422, "invalid_signal", "The signal must be a JSON object.")
         errors: list[dict[str, str]] = []
-        unknown_top = sorted(set(body) - {"subject", "fields", "summary"})
-        errors += [{"field": k, "problem": "unknown member"} for k in unknown_top]
-        summary = body.get("summary")
-        if summary is not None and (
-            not isinstance(summary, str) or len(summary) > MAX_TEXT or not _is_clean(summary)
-        ):
-            errors.append(
-                {
-                    "field": "summary",
-                    "problem": f"must be clean text of at most {MAX_TEXT} characters",
-                }
-            )
-        fields = body.get("fields", {})
-        if not isinstance(fields, dict):
-            errors.append({"field": "fields", "problem": "must be an object of field: value"})
-            fields = {}
-        subject = body.get("subject")
-        if not isinstance(subject, dict):
-            errors.append(
-                {
-                    "field": "subject",
-                    "problem": "must be an object with a bsn, or "
-                    "surname, given_names, birth_date, postcode and house_number",
-                }
-            )
-            subject = {}
-        errors += self._supply_errors(party, fields)
-        schema = self._schemas.get(party, {})
-        checked_fields = self._check(
-            party, schema, {k: v for k, v in fields.items() if k in schema}, "fields", errors
-        )
-        bsn, identity = self._subject(subject, errors)
+        fields = body.get("fields")
+        if isinstance(fields, dict):
+            errors += self._supply_errors(party, fields)
+            suppliable = self.convenant.suppliable_fields(party)
+            body = {**body, "fields": {k: v for k, v in fields.items() if k in suppliable}}
+        checked = self._check(f"signal:{party}", self._party_schemas.get(party, {}), body, errors)
+        subject = checked.get("subject") or {}
+        bsn = subject.get("bsn")
+        identity = None if bsn else {n: subject[n] for n in FALLBACK_IDENTITY if n in subject}
+        checked_fields: dict[str, Any] = checked.get("fields") or {}
+        summary = checked.get("summary")
         subject_fields = {}
         for name, value in ({"bsn": bsn} if bsn else identity or {}).items():
             if name in checked_fields and checked_fields[name] != value:
@@ -213,36 +296,32 @@ class SignalValidator:
                 "The signal holds no fields and no summary.",
                 errors=[{"field": "fields", "problem": "empty"}],
             )
-        return ValidSignal(bsn, identity, checked_fields, subject_fields, summary)
+        return ValidSignal(bsn, identity or None, checked_fields, subject_fields, summary)
 
     def validate_subject(self, subject: Any) -> tuple[str | None, dict[str, str] | None]:
         """A young person named as in a signal's `subject` (a BSN, or the five identity
         fields): (bsn, identity), or a 422 Problem naming what is wrong."""
         errors: list[dict[str, str]] = []
-        if not isinstance(subject, dict):
-            errors.append(
-                {
-                    "field": "subject",
-                    "problem": f"must be an object with a bsn, or {', '.join(FALLBACK_IDENTITY)}",
-                }
-            )
-            bsn, identity = None, None
-        else:
-            bsn, identity = self._subject(subject, errors)
-        if errors or (bsn is None and identity is None):
+        checked = self._check(
+            "subject", {"subject": self.subject_rules}, {"subject": subject}, errors
+        )
+        if errors:
             raise Problem(
                 422,
                 "invalid_subject",
                 "The young person is not named correctly; nothing was changed.",
-                errors=errors or [{"field": "subject", "problem": "is not valid"}],
+                errors=errors,
             )
-        return bsn, identity
+        found = checked["subject"]
+        if found.get("bsn"):
+            return found["bsn"], None
+        return None, {n: found[n] for n in FALLBACK_IDENTITY}
 
     def validate_value(self, name: str, value: Any) -> Any:
         """One value of field `name`, checked (and normalised) as in a signal, for any supplier
         (a correction); a 422 Problem naming the field and the rule, never the value."""
         errors: list[dict[str, str]] = []
-        schema = self._field_schemas.get(name)
+        schema = self.field_rules.get(name)
         if schema is None:
             errors.append(
                 {"field": "field", "problem": "unknown field: the convenant does not name it"}
@@ -252,15 +331,17 @@ class SignalValidator:
             errors.append({"field": "value", "problem": "required"})
             checked = {}
         else:
-            checked = self._check(f"field:{name}", {name: schema}, {name: value}, "value", errors)
-            if name == "birth_date":
-                self._check_age(checked.get(name), errors)
+            found: list[dict[str, str]] = []
+            checked = self._check(f"field:{name}", {name: schema}, {name: value}, found)
+            if name == "birth_date" and not found:
+                self._check_age(checked.get(name), found)
+            errors += [{**e, "field": "value." + e["field"].removeprefix("fields.")} for e in found]
         if errors:
             raise Problem(
                 422,
                 "invalid_value",
                 "The value is not valid for this field; nothing was changed.",
-                errors=[{**e, "field": e["field"].replace("fields.", "value.")} for e in errors],
+                errors=errors,
             )
         return checked[name]
 
@@ -291,52 +372,30 @@ class SignalValidator:
         key: str,
         schema: Mapping[str, Any],
         document: dict[str, Any],
-        prefix: str,
         errors: list[dict[str, str]],
     ) -> dict[str, Any]:
+        """`document` checked and normalised against `schema`; its problems added to `errors`
+        by field path (a subject's by the form it takes: with a bsn, or the identity fields)."""
         validator = self._validator(key, schema)
         if validator.validate(document):
-            return dict(validator.document)
-        for name, messages in sorted(validator.errors.items()):
-            for message in messages:
-                errors.append({"field": f"{prefix}.{name}", "problem": str(message)})
+            checked = dict(validator.document)
+            subject = checked.get("subject")
+            if isinstance(subject, dict):  # Cerberus normalises nothing inside anyof: do it here
+                form = self._by_bsn if "bsn" in subject else self._by_identity
+                branch = self._validator(f"subject:{'bsn' in subject}", form)
+                branch.validate(subject)
+                checked["subject"] = dict(branch.document)
+            return checked
+        found = dict(validator.errors)
+        subject = document.get("subject")
+        if "subject" in found and isinstance(subject, dict):
+            del found["subject"]
+            form = self._by_bsn if "bsn" in subject else self._by_identity
+            branch = self._validator(f"subject:{'bsn' in subject}", form)
+            branch.validate(subject)
+            errors += _flatten(branch.errors, "subject")
+        errors += _flatten(found, "")
         return {}
-
-    def _subject(
-        self, subject: Mapping[str, Any], errors: list[dict[str, str]]
-    ) -> tuple[str | None, dict[str, str] | None]:
-        if "bsn" in subject:
-            checked = self._check(
-                "subject:bsn",
-                {"bsn": self._identity_schema["bsn"]},
-                {"bsn": subject["bsn"]},
-                "subject",
-                errors,
-            )
-            extra = sorted(set(subject) - {"bsn", *FALLBACK_IDENTITY})
-            errors += [{"field": f"subject.{k}", "problem": "unknown member"} for k in extra]
-            return checked.get("bsn"), None
-        missing = [name for name in FALLBACK_IDENTITY if name not in subject]
-        if missing:
-            errors.append(
-                {
-                    "field": "subject",
-                    "problem": "give a bsn, or all of "
-                    f"{', '.join(FALLBACK_IDENTITY)} (missing: {', '.join(missing)})",
-                }
-            )
-            return None, None
-        extra = sorted(set(subject) - set(FALLBACK_IDENTITY))
-        errors += [{"field": f"subject.{k}", "problem": "unknown member"} for k in extra]
-        schema = {k: v for k, v in self._identity_schema.items() if k != "bsn"}
-        checked = self._check(
-            "subject:identity",
-            schema,
-            {k: subject[k] for k in FALLBACK_IDENTITY},
-            "subject",
-            errors,
-        )
-        return None, (checked or None)
 
     def _check_age(self, birth_date: Any, errors: list[dict[str, str]]) -> None:
         born = parse_date(birth_date) if birth_date is not None else None
@@ -354,3 +413,16 @@ class SignalValidator:
                     f"group ({MIN_AGE}–{MAX_AGE} years)",
                 }
             )
+
+
+def _flatten(tree: Mapping[Any, Any], prefix: str) -> list[dict[str, str]]:
+    """Cerberus' nested errors as [{field: "fields.postcode", problem: ...}], in name order."""
+    out: list[dict[str, str]] = []
+    for key, messages in sorted(tree.items(), key=lambda item: str(item[0])):
+        name = f"{prefix}.{key}" if prefix else str(key)
+        for message in messages:
+            if isinstance(message, Mapping):
+                out += _flatten(message, name)
+            else:
+                out.append({"field": name, "problem": str(message)})
+    return out

@@ -47,7 +47,7 @@ ROLE = "coordinator"
 Grouping = Literal["month", "quarter"]
 
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class StatsRequestError(ValueError):

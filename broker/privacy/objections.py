@@ -25,15 +25,7 @@ from broker.storage.models import (
     utcnow,
 )
 
-from .requests import (
-    MAX_TARGETS,
-    acting_officer,
-    checked_reason,
-    legal_basis,
-    member_problems,
-    refuse,
-    young_person_key,
-)
+from .requests import acting_officer, checked, legal_basis, objection_schema, young_person_key
 
 __all__ = [
     "OBJECTION_BASIS",
@@ -45,24 +37,6 @@ __all__ = [
 
 
 OBJECTION_BASIS = policies.OBJECTION_LEGAL_BASIS
-
-
-def _names(
-    raw: Any, member: str, known: Mapping[str, Any], errors: list[dict[str, str]], empty: bool
-) -> list[str]:
-    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-        errors.append({"field": member, "problem": "must be a list of names"})
-        return []
-    if not raw and not empty:
-        errors.append({"field": member, "problem": "name at least one"})
-    if len(raw) > MAX_TARGETS:
-        errors.append({"field": member, "problem": f"at most {MAX_TARGETS} names"})
-    unknown = sorted({x for x in raw if x not in known})
-    errors += [
-        {"field": f"{member}[{raw.index(x)}]", "problem": "not a name of the convenant"}
-        for x in unknown
-    ]
-    return sorted(set(raw))
 
 
 def _objection_dict(o: Objection, names: Mapping[int, str]) -> dict[str, Any]:
@@ -91,13 +65,10 @@ def record_objection(session: Session, rt: Runtime, ctx: Context, body: Any) -> 
     """Record a young person's objection: the fields and categories it withholds, from which
     parties (none named: every party); audited with the fields it withholds."""
     c = rt.convenant
-    errors = member_problems(body, {"subject", "targets", "parties", "reason"}, "invalid_objection")
-    known_targets = {**c.categories, **c.fields}
-    targets = _names(body.get("targets"), "targets", known_targets, errors, empty=False)
-    parties = _names(body.get("parties", []), "parties", c.parties, errors, empty=True)
-    reason = checked_reason(body.get("reason"), errors)
-    refuse("invalid_objection", "The objection is not valid; nothing was changed.", errors)
-    key = young_person_key(rt, body.get("subject"))
+    doc = checked(objection_schema, rt, body, "invalid_objection", "objection")
+    targets, parties = sorted(set(doc["targets"])), sorted(set(doc.get("parties") or []))
+    reason = doc["reason"]
+    key = young_person_key(rt, doc["subject"])
     person = session.scalar(select(YoungPerson).where(YoungPerson.subject_key == key))
     if person is None:
         raise Problem(

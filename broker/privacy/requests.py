@@ -5,17 +5,26 @@ whose errors name the field and the rule, never the value.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
+from broker.casework.schemas import BodyValidator, flatten_errors
 from broker.core.context import Context
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
+from broker.core.validation import _ValueFreeErrors
 from broker.identity.actors import Actor
 from broker.identity.subjects import subject_key
 
 __all__ = [
     "MAX_REASON",
     "MAX_TARGETS",
+    "REASON",
+    "checked",
+    "correction_schema",
+    "deletion_schema",
+    "objection_schema",
 ]
 
 
@@ -25,33 +34,92 @@ MAX_REASON = 2000
 MAX_TARGETS = 64
 
 
-def member_problems(body: Any, allowed: set[str], code: str) -> list[dict[str, str]]:
+# A reason given for a right exercised: clean text, not blank, at most MAX_REASON characters.
+REASON: dict[str, Any] = {
+    "type": "string",
+    "required": True,
+    "empty": False,
+    "maxlength": MAX_REASON,
+    "check_with": ["clean_text", "not_blank"],
+}
+
+_local = threading.local()
+
+
+def correction_schema(rt: Runtime) -> dict[str, Any]:
+    """A correction's body: the young person, a field of the convenant (not the BSN), a value
+    of that field's type (as in a signal) and the reason."""
+    names = [name for name in rt.convenant.fields if name != "bsn"]
+    return {
+        "subject": rt.validator.subject_rules,
+        "field": {
+            "type": "string",
+            "required": True,
+            "empty": False,
+            "allowed": names,
+            "meta": {"description": "A field of the convenant; the BSN is not corrected"},
+        },
+        "value": {
+            "required": True,
+            "nullable": False,
+            "value_of": {
+                "member": "field",
+                "rules": {name: rt.validator.field_rules[name] for name in names},
+            },
+        },
+        "reason": REASON,
+    }
+
+
+def objection_schema(rt: Runtime) -> dict[str, Any]:
+    """An objection's body: the young person, the fields and categories it withholds, from
+    which parties (none: every party), and the reason."""
+    c = rt.convenant
+    names = {"type": "string", "empty": False}
+    return {
+        "subject": rt.validator.subject_rules,
+        "targets": {
+            "type": "list",
+            "required": True,
+            "empty": False,
+            "maxlength": MAX_TARGETS,
+            "schema": {**names, "allowed": [*c.categories, *c.fields]},
+            "meta": {"description": "Categories and fields of the convenant"},
+        },
+        "parties": {
+            "type": "list",
+            "maxlength": MAX_TARGETS,
+            "schema": {**names, "allowed": list(c.parties)},
+            "meta": {"description": "Receiving parties; none: every party"},
+        },
+        "reason": REASON,
+    }
+
+
+def deletion_schema(rt: Runtime) -> dict[str, Any]:
+    """A deletion's body: the reason."""
+    return {"reason": REASON}
+
+
+def checked(
+    kind: Callable[[Runtime], dict[str, Any]], rt: Runtime, body: Any, code: str, what: str
+) -> dict[str, Any]:
+    """`body` checked against the schema `kind` builds (a 422 Problem naming each field and
+    rule, never a value, nothing changed); reasons come back stripped."""
     if not isinstance(body, dict):
         raise Problem(422, code, "The body must be a JSON object; nothing was changed.")
-    return [{"field": k, "problem": "unknown member"} for k in sorted(set(body) - allowed)]
-
-
-def checked_reason(reason: Any, errors: list[dict[str, str]]) -> str:
-    if (
-        not isinstance(reason, str)
-        or not reason.strip()
-        or len(reason) > MAX_REASON
-        or not _is_clean(reason)
-    ):
-        errors.append(
-            {"field": "reason", "problem": f"give the reason (1–{MAX_REASON} characters of text)"}
-        )
-        return ""
-    return reason.strip()
-
-
-def _is_clean(text: str) -> bool:
-    return all(ch >= " " or ch in "\t\n\r" for ch in text) and "\x7f" not in text
-
-
-def refuse(code: str, detail: str, errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Problem(422, code, detail, errors=errors)
+    cache: dict[tuple[str, str], Any] = _local.__dict__.setdefault("validators", {})
+    key = (kind.__name__, rt.convenant.hash)
+    if key not in cache:
+        cache[key] = BodyValidator(kind(rt), error_handler=_ValueFreeErrors)
+    validator = cache[key]
+    if not validator.validate(body):
+        errors = flatten_errors(validator.errors)
+        raise Problem(422, code, f"The {what} is not valid; nothing was changed.", errors=errors)
+    doc = dict(validator.document)
+    if isinstance(doc.get("reason"), str):
+        doc["reason"] = doc["reason"].strip()
+    return doc
 
 
 def young_person_key(rt: Runtime, subject: Any) -> str:

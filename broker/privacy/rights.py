@@ -24,7 +24,13 @@ from broker.storage.models import (
     utcnow,
 )
 
-from .requests import acting_officer, checked_reason, member_problems, refuse, young_person_key
+from .requests import (
+    acting_officer,
+    checked,
+    correction_schema,
+    deletion_schema,
+    young_person_key,
+)
 
 __all__ = [
     "CORRECTION_BASIS",
@@ -50,23 +56,9 @@ def correct_value(session: Session, rt: Runtime, ctx: Context, body: Any) -> dic
     """Correct a field on the young person's open case: the current values are superseded and
     erased, the corrected value (checked as in a signal) takes their place; audited by name."""
     c = rt.convenant
-    errors = member_problems(body, {"subject", "field", "value", "reason"}, "invalid_correction")
-    name = body.get("field")
-    if not isinstance(name, str) or name not in c.fields:
-        errors.append({"field": "field", "problem": "must be a field of the convenant"})
-    elif name == "bsn":
-        errors.append(
-            {
-                "field": "field",
-                "problem": "the BSN identifies the young person and is not corrected: delete "
-                "the signals that hold a wrong one and have them sent again",
-            }
-        )
-    if "value" not in body:
-        errors.append({"field": "value", "problem": "required"})
-    reason = checked_reason(body.get("reason"), errors)
-    refuse("invalid_correction", "The correction is not valid; nothing was changed.", errors)
-    key = young_person_key(rt, body.get("subject"))
+    doc = checked(correction_schema, rt, body, "invalid_correction", "correction")
+    name, reason = doc["field"], doc["reason"]
+    key = young_person_key(rt, doc["subject"])
     value = rt.validator.validate_value(name, body["value"])
     case = session.scalar(
         select(Case)
@@ -163,9 +155,8 @@ def delete_signal(
     session: Session, rt: Runtime, ctx: Context, signal_id: str, reason: Any
 ) -> dict[str, Any]:
     """Delete a signal and its values (the audit records stay); audited, never a value."""
-    errors: list[dict[str, str]] = []
-    text = checked_reason(reason, errors)
-    refuse("invalid_deletion", "The deletion is not valid; nothing was changed.", errors)
+    doc = checked(deletion_schema, rt, {"reason": reason}, "invalid_deletion", "deletion")
+    text = doc["reason"]
     signal = session.scalar(select(Signal).where(Signal.id == signal_id).with_for_update())
     if signal is None:
         raise Problem(

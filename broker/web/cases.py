@@ -100,7 +100,7 @@ def known_case_id(case_id: str) -> str:
 def page_number() -> int:
     """The page asked for (?page=, 1 when none); 400 for anything but 1 to 100000."""
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise Problem(400, "bad_parameter", "page must be a whole number from 1 to 100000.")
     return int(raw)
 

@@ -214,7 +214,7 @@ def audit_explorer() -> Response:
     if filters.errors:
         return _invalid_filters(filters)
     raw = request.args.get("after_seq", "0")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Problem(400, "bad_parameter", "after_seq must be a whole number.")
     query = filters.query(int(raw))
     result = query_audit(db_session(), runtime(), ctx, query, bsn_given=query.subject is not None)

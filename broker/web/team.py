@@ -107,7 +107,9 @@ def plan(case_id: str) -> Response:
         return _choose_purpose(case_id, "web.plan", _CASE_VIEW)
     ctx = web_context(purpose)
     raw = request.args.get("version")
-    if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= 1_000_000):
+    if raw is not None and (
+        not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1_000_000
+    ):
         raise Problem(400, "bad_parameter", "version must be a whole number from 1.")
     shown = _plan_or_none(ctx, case_id, int(raw) if raw else None)
     return page(
@@ -169,7 +171,7 @@ class PlanForm(CaseForm):
         for name in form.labels:
             form.values[name] = str(posted.get(name, ""))[:5000]
         raw = str(posted.get("base_version", "0"))
-        form.base_version = int(raw) if raw.isdigit() and len(raw) < 9 else 0
+        form.base_version = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else 0
         return form
 
     def body(self) -> dict[str, Any]:

@@ -148,7 +148,7 @@ def test_no_sentinel_reaches_the_audit_log_the_export_or_the_logs(
         officer("/api/v1/audit", bsn=bsn, limit="1000")
     officer("/api/v1/audit", limit="1000")
     officer("/api/v1/audit/anomalies")
-    officer("/api/v1/audit/verify", deep="1")
+    officer("/api/v1/audit/verify", deep="true")
     export = api.app.test_cli_runner().invoke(audit_group, ["export"])
     assert export.exit_code == 0, export.output
     assert export.stdout.count('"type": "record"') > 300
