@@ -139,12 +139,8 @@ def objections_create() -> tuple[Response, int]:
 def objections_list() -> Response:
     """A young person's objections, by ?bsn= or the five identity fields (privacy officer)."""
     ctx = _officer()
-    given = {param.name: param.read() for param in _SUBJECT}
-    subject = (
-        {"bsn": given["bsn"]}
-        if given["bsn"] is not None
-        else {name: value for name, value in given.items() if value is not None}
-    )
+    # every member given is checked, also beside a bsn (which then identifies)
+    subject = {param.name: value for param in _SUBJECT if (value := param.read()) is not None}
     return jsonify(list_objections(db_session(), runtime(), ctx, subject))
 
 

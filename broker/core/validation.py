@@ -118,6 +118,13 @@ class _Validator(Validator):  # type: ignore[misc]
         if isinstance(value, bool):
             self._error(field, "must be of integer type")
 
+    def _normalize_coerce_whole_number(self, value: Any) -> Any:
+        """12.0 as 12: JSON (and the document's JSON Schema `integer`) does not tell them apart;
+        anything else as it came (and refused when it is not an integer)."""
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
     def _normalize_coerce_postcode(self, value: Any) -> Any:
         """'8924ab' as '8924 AB'; anything that is not a postcode as it came (and refused)."""
         if isinstance(value, str) and re.fullmatch(POSTCODE, value):
@@ -159,7 +166,13 @@ def _rules_for(field: policies.Field) -> dict[str, Any]:
             "check_with": "clean_text",
         }
     elif kind is FieldType.INTEGER:
-        rules = {"type": "integer", "min": 0, "max": MAX_INTEGER, "check_with": "strict_integer"}
+        rules = {
+            "type": "integer",
+            "min": 0,
+            "max": MAX_INTEGER,
+            "coerce": "whole_number",
+            "check_with": "strict_integer",
+        }
     elif kind is FieldType.BOOLEAN:
         rules = {"type": "boolean"}
     elif kind is FieldType.DATE:

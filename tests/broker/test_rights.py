@@ -540,3 +540,30 @@ def test_corrections_and_deletions_refresh_the_match_keys(api: Api) -> None:
     )
     assert deleted.status_code == 200, deleted.get_data(as_text=True)
     assert _matches(api, case_id) == set()
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer(api: Api) -> None:
+    """12.0 is the JSON number 12 (and the document's `integer` admits it): a correction of an
+    integer field with 12.0 stores 12, as a signal with it does; 12.5 stays refused."""
+    rng = random.Random(63)
+    boy = scenario_one(api, rng)
+    signal = api.signal("jansen", {"bsn": boy.bsn}, {"incident_count": 3.0})
+    assert signal.status_code == 201, signal.get_data(as_text=True)
+    assert api.view("jansen", boy.case_id).json["fields"]["incident_count"] == 3
+    assert correct(api, boy.bsn, "incident_count", 12.5).status_code == 422
+    response = correct(api, boy.bsn, "incident_count", 12.0)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert api.view("jansen", boy.case_id).json["fields"]["incident_count"] == 12
+
+
+def test_every_identity_member_of_a_query_is_checked_beside_a_bsn(api: Api) -> None:
+    """GET objections?bsn=…&surname=… checks the surname too (422 naming it), as a body's
+    subject is checked; the read is refused and audited as such."""
+    rng = random.Random(64)
+    boy = scenario_one(api, rng)
+    good = officer(api, f"{BASE}/objections", bsn=boy.bsn, surname="Kramer")
+    assert good.status_code == 200, good.get_data(as_text=True)
+    bad = officer(api, f"{BASE}/objections", bsn=boy.bsn, surname="\x07Kramer")
+    assert bad.status_code == 422, bad.get_data(as_text=True)
+    assert [e["field"] for e in bad.json["errors"]] == ["subject.surname"]
+    assert last_record(api).outcome == "invalid"
