@@ -12,7 +12,6 @@ with mode 0600 and never overwritten.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import stat
@@ -26,9 +25,9 @@ from audit.tlog import (
     COSIGNATURE_V1,
     CosignatureSigner,
     KeyFormatError,
-    decode_b64,
+    format_signer_key,
     is_valid_key_name,
-    key_id,
+    read_signer_key,
 )
 
 __all__ = ["KEY_FILE_MODE", "format_cosigner_key", "parse_cosigner_key", "read_key", "write_key"]
@@ -45,28 +44,12 @@ def _raw_public(private_key: Ed25519PrivateKey) -> bytes:
 
 def format_cosigner_key(signer: CosignatureSigner) -> str:
     """The signer key string of a cosignature/v1 key (secret: whoever holds it can cosign)."""
-    seed = signer.private_key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    material = base64.b64encode(bytes([COSIGNATURE_V1]) + seed).decode()
-    return f"PRIVATE+KEY+{signer.name}+{signer.key_id:08x}+{material}"
+    return format_signer_key(signer.name, COSIGNATURE_V1, signer.private_key)
 
 
 def parse_cosigner_key(skey: str) -> CosignatureSigner:
     """A cosignature/v1 signer from its key string; KeyFormatError for anything else."""
-    parts = skey.split("+", 4)
-    if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
-        raise KeyFormatError("a signer key is PRIVATE+KEY+<name>+<key ID>+<key>")
-    name, hex_id, material_text = parts[2:]
-    material = decode_b64(material_text)
-    if not is_valid_key_name(name) or _HEX8.fullmatch(hex_id) is None or material is None:
-        raise KeyFormatError("a signer key is PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>")
-    if len(material) != 33 or material[0] != COSIGNATURE_V1:
-        raise KeyFormatError("a cosigner key holds 0x04 and a 32-byte Ed25519 seed")
-    private_key = Ed25519PrivateKey.from_private_bytes(material[1:])
-    if int(hex_id, 16) != key_id(name, COSIGNATURE_V1, _raw_public(private_key)):
-        raise KeyFormatError(f"the key ID of cosigner key {name!r} does not match its key")
-    return CosignatureSigner(name, private_key)
+    return CosignatureSigner(*read_signer_key(skey, COSIGNATURE_V1))
 
 
 def write_key(path: Path, name: str) -> CosignatureSigner:

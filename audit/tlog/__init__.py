@@ -80,6 +80,7 @@ from .note import (
     decode_b64,
     decode_verifier_key,
     ed25519_public_key,
+    format_signer_key,
     format_verifier_key,
     generate_signer_key,
     is_valid_key_name,
@@ -88,6 +89,7 @@ from .note import (
     parse_note,
     parse_signer_key,
     parse_verifier_key,
+    read_signer_key,
     sign_note,
 )
 from .witness import (
@@ -156,6 +158,7 @@ __all__ = [
     "decode_verifier_key",
     "ed25519_public_key",
     "format_add_checkpoint",
+    "format_signer_key",
     "format_verifier_key",
     "generate_signer_key",
     "inclusion_proof",
@@ -175,6 +178,7 @@ __all__ = [
     "parse_size",
     "parse_tlog_size",
     "parse_verifier_key",
+    "read_signer_key",
     "root_from_inclusion_proof",
     "sign_log_checkpoint",
     "sign_note",

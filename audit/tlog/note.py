@@ -57,6 +57,7 @@ __all__ = [
     "decode_b64",
     "decode_verifier_key",
     "ed25519_public_key",
+    "format_signer_key",
     "format_verifier_key",
     "generate_signer_key",
     "is_valid_key_name",
@@ -65,6 +66,7 @@ __all__ = [
     "parse_note",
     "parse_signer_key",
     "parse_verifier_key",
+    "read_signer_key",
     "sign_note",
 ]
 
@@ -187,13 +189,7 @@ class Ed25519Signer:
     @property
     def skey(self) -> str:
         """This key as a signer key string (secret: anyone holding it can sign)."""
-        seed = self.private_key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        material = base64.b64encode(bytes([ED25519]) + seed).decode()
-        return f"PRIVATE+KEY+{self.name}+{self.key_id:08x}+{material}"
+        return format_signer_key(self.name, ED25519, self.private_key)
 
     def sign(self, message: bytes) -> bytes:
         """The Ed25519 signature of `message`."""
@@ -246,8 +242,20 @@ def parse_verifier_key(vkey: str) -> Ed25519Verifier:
     return Ed25519Verifier(decoded.name, ed25519_public_key(decoded.public_key))
 
 
-def parse_signer_key(skey: str) -> Ed25519Signer:
-    """An Ed25519 signer from `PRIVATE+KEY+<name>+<key ID>+<base64(0x01 ‖ seed)>`."""
+def format_signer_key(name: str, key_type: int, private_key: Ed25519PrivateKey) -> str:
+    """`PRIVATE+KEY+<name>+<key ID>+<base64(type ‖ seed)>` for an Ed25519 key of `key_type`
+    (0x01 a note signer, 0x04 a cosigner): secret, whoever holds it can sign."""
+    seed = private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    material = base64.b64encode(bytes([key_type]) + seed).decode()
+    public = _raw_public(private_key.public_key())
+    return f"PRIVATE+KEY+{name}+{key_id(name, key_type, public):08x}+{material}"
+
+
+def read_signer_key(skey: str, key_type: int) -> tuple[str, Ed25519PrivateKey]:
+    """The name and Ed25519 key of a signer key string of `key_type`; KeyFormatError for
+    another format, type or length, or a key ID that does not match the key."""
     parts = skey.split("+", 4)
     if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
         raise KeyFormatError("a signer key is PRIVATE+KEY+<name>+<key ID>+<key>")
@@ -255,12 +263,17 @@ def parse_signer_key(skey: str) -> Ed25519Signer:
     material = decode_b64(material_text)
     if not is_valid_key_name(name) or _HEX8.fullmatch(hex_id) is None or not material:
         raise KeyFormatError("a signer key is PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>")
-    if material[0] != ED25519 or len(material) != 33:
-        raise KeyFormatError("a signer key holds 0x01 and a 32-byte Ed25519 seed")
-    signer = Ed25519Signer(name, Ed25519PrivateKey.from_private_bytes(material[1:]))
-    if signer.key_id != int(hex_id, 16):
+    if material[0] != key_type or len(material) != 33:
+        raise KeyFormatError(f"this signer key holds 0x{key_type:02x} and a 32-byte Ed25519 seed")
+    private_key = Ed25519PrivateKey.from_private_bytes(material[1:])
+    if key_id(name, key_type, _raw_public(private_key.public_key())) != int(hex_id, 16):
         raise KeyFormatError(f"the key ID of signer key {name!r} does not match its key")
-    return signer
+    return name, private_key
+
+
+def parse_signer_key(skey: str) -> Ed25519Signer:
+    """An Ed25519 signer from `PRIVATE+KEY+<name>+<key ID>+<base64(0x01 ‖ seed)>`."""
+    return Ed25519Signer(*read_signer_key(skey, ED25519))
 
 
 def generate_signer_key(name: str) -> tuple[str, str]:
