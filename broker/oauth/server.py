@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from flask import (
     Flask,
     Response,
@@ -70,6 +71,10 @@ def token() -> Response:
     """The token endpoint (RFC 6749 §3.2): client credentials and authorization code."""
     try:
         response: Response = authorization_server().create_token_response()
+    except OAuth2Error as error:  # raised before a grant is chosen: plain http, for one
+        response = make_response(
+            jsonify(dict(error.get_body())), error.status_code, {"Cache-Control": "no-store"}
+        )
     except ValueError:  # Authlib refuses to put some request values into an error message
         response = make_response(
             jsonify({"error": "invalid_request"}), 400, {"Cache-Control": "no-store"}

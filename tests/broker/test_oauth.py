@@ -286,6 +286,21 @@ def test_client_secret_post_is_accepted(api: Api) -> None:
     assert response.status_code == 200, response.json
 
 
+def test_the_token_endpoint_over_plain_http_is_refused_not_a_500(api: Api) -> None:
+    """Over plain http to another host than this one (a proxy that does not say https), the
+    token endpoint answers OAuth's 400 insecure_transport, issues nothing and audits it."""
+    secret = make_client(api.app)
+    response = api.client.post(
+        "/oauth/token",
+        base_url="http://broker.example",
+        data={"grant_type": "client_credentials", "client_id": PARTNER, "client_secret": secret},
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"] == "insecure_transport" and "access_token" not in response.json
+    refused = events(api, "token.issue")[-1]
+    assert (refused.outcome, refused.detail["error"]) == ("invalid", "insecure_transport")
+
+
 @pytest.mark.parametrize(
     "case", ["wrong_secret", "unknown_client", "disabled_client", "public_client", "no_credentials"]
 )
