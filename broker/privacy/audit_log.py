@@ -24,7 +24,7 @@ from audit import (
     public_key_to_pem,
     sign_checkpoint,
 )
-from audit.store import verify_store
+from audit import verify_store
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime

@@ -28,6 +28,7 @@ from audit import (
     verify_store,
 )
 from broker.storage.db import make_engine, session_factory
+from tests.audit.forgery import rebuild_tree
 
 T0 = datetime(2026, 2, 2, 8, 0, tzinfo=UTC)
 
@@ -80,17 +81,20 @@ def view(subject: str | None = "psn:a", **changes: object) -> AuditEntry:
     return AuditEntry(**fields)  # type: ignore[arg-type]
 
 
+TABLES = {"audit_record", "audit_head", "audit_checkpoint", "audit_tree_hash"}
+
+
 def test_the_schema_has_the_documented_tables_and_a_genesis_head(db_engine: Engine) -> None:
-    """create_schema makes the three tables, the subject index and the genesis head row."""
+    """create_schema makes the four tables, the subject index and the genesis head row."""
     create_schema(db_engine)
     create_schema(db_engine)  # idempotent
     inspector = inspect(db_engine)
-    assert {"audit_record", "audit_head", "audit_checkpoint"} <= set(inspector.get_table_names())
+    assert TABLES <= set(inspector.get_table_names())
     indexes = {ix["name"] for ix in inspector.get_indexes("audit_record")}
     assert "ix_audit_record_subject_seq" in indexes
     with session_factory(db_engine)() as session:
         assert SqlAuditStore().head(session) == Head(0, GENESIS_HASH, None)
-    assert set(metadata.tables) == {"audit_record", "audit_head", "audit_checkpoint"}
+    assert set(metadata.tables) == TABLES
 
 
 def test_appends_chain_and_read_back_as_written(sessions: sessionmaker[Session]) -> None:
@@ -187,6 +191,11 @@ def test_checkpoints_are_kept_and_catch_a_truncated_log(sessions: sessionmaker[S
         session.execute(text("DELETE FROM audit_checkpoint"))
         kept = list(store.links(session))
         session.execute(text("UPDATE audit_head SET seq = 3, hash = :h"), {"h": kept[-1].hash})
+    with sessions() as session:  # the tree hashes of records 4 and 5 are still stored
+        left = verify_store(store, session)
+    assert (left.reason, left.first_bad_seq) == ("tree_hash_extra", 4), left.description
+    with sessions.begin() as session:  # and deletes those too
+        rebuild_tree(session, 3)
     with sessions() as session:
         assert verify_store(store, session).is_intact  # the database alone cannot tell
         result = verify_store(
@@ -199,16 +208,20 @@ def test_checkpoints_are_kept_and_catch_a_truncated_log(sessions: sessionmaker[S
 
 
 def test_tampered_rows_are_found(sessions: sessionmaker[Session]) -> None:
-    """A changed body is found by the fast pass; a changed column by the deep pass."""
+    """A changed column and a changed body are both named by the plain pass (and the deep)."""
     store = SqlAuditStore()
     with sessions.begin() as session:
         store.append(session, [view(f"psn:s{i}") for i in range(6)])
     with sessions.begin() as session:
         session.execute(text("UPDATE audit_record SET subject = 'psn:other' WHERE seq = 4"))
     with sessions() as session:
-        assert verify_store(store, session).is_intact
-        deep = verify_store(store, session, deep=True)
-    assert (deep.reason, deep.first_bad_seq) == ("hash_mismatch", 4)
+        for deep in (False, True):
+            found = verify_store(store, session, deep=deep)
+            assert (found.reason, found.first_bad_seq, found.column) == (
+                "column_mismatch",
+                4,
+                "subject",
+            ), found.description
     with sessions.begin() as session:
         session.execute(text("UPDATE audit_record SET subject = 'psn:s3' WHERE seq = 4"))
         body = session.scalar(select(AuditRecordRow.body).where(AuditRecordRow.seq == 2))
