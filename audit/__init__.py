@@ -44,7 +44,7 @@ from .checkpoint import (
 )
 from .columns import STORED_COLUMNS, ColumnFinding, column_problem, explain
 from .errors import AuditEntryError, AuditError, AuditWriteError, CheckpointError
-from .findings import REASONS, Verification
+from .findings import REASONS, Verification, unreadable
 from .record import (
     ACTIONS,
     EFFECTS,
@@ -154,6 +154,7 @@ __all__ = [
     "seal",
     "seq_ranges",
     "sign_checkpoint",
+    "unreadable",
     "verify",
     "verify_checkpoint",
     "verify_rows",

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .chain import GENESIS_HASH, Head, link_hash
 from .checkpoint import Checkpoint
-from .findings import Verification, broken
+from .findings import Verification, broken, unreadable
 from .segments import verify_segments
 from .store import AuditStore
 from .stored import verify_rows
@@ -72,12 +72,7 @@ def verify_store(
     try:
         return _verify(store, session, checkpoints, public_key, since_seq, deep, workers)
     except Exception as exc:  # a store that cannot be read: say so, never raise
-        return broken(
-            "unreadable",
-            None,
-            f"the log could not be read ({type(exc).__name__}); nothing was verified",
-            signatures_checked=public_key is not None,
-        )
+        return unreadable(exc, signatures_checked=public_key is not None)
 
 
 def _verify(

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from .chain import GENESIS_HASH
 
-__all__ = ["REASONS", "Verification", "broken"]
+__all__ = ["REASONS", "Verification", "broken", "unreadable"]
 
 # Why a verification failed; `Verification.reason` is one of these codes.
 REASONS: Final[Mapping[str, str]] = {
@@ -157,4 +157,14 @@ def broken(
         reason=reason,
         description=description,
         column=column,
+    )
+
+
+def unreadable(error: BaseException, *, signatures_checked: bool) -> Verification:
+    """The answer when the log could not be read: a finding, naming the error's kind only."""
+    return broken(
+        "unreadable",
+        None,
+        f"the log could not be read ({type(error).__name__}); nothing was verified",
+        signatures_checked=signatures_checked,
     )

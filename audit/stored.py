@@ -108,14 +108,18 @@ class _Inspector:
     def settle(self, result: Verification, run: _Run) -> Verification:
         """The answer: the lowest seq of the chain's, the tree's and the columns' findings."""
         found: list[tuple[int, int]] = []
-        if not result.is_intact:
-            if result.first_bad_seq is None:
-                return result
-            found.append((result.first_bad_seq, 0))
         if self.tree_finding is not None:
             found.append((self.tree_finding.seq, 1))
         if self.column is not None:
             found.append((self.column.seq, 2))
+        if not result.is_intact:
+            if result.first_bad_seq is None:
+                return result
+            # A checkpoint or the head the chain does not reach bounds a range; a record in it
+            # that the tree or its columns give away is the one that was changed.
+            bounds_only = result.reason == "checkpoint_mismatch"
+            if not (bounds_only and any(seq >= result.first_bad_seq for seq, _ in found)):
+                found.append((result.first_bad_seq, 0))
         checked = self.tree.checked if self.tree is not None else 0
         scope: dict[str, Any] = {"columns_checked": True, "tree_hashes_checked": checked}
         if not found or min(found)[1] == 0:

@@ -29,6 +29,7 @@ from broker.privacy.audit_log import (
     public_key_pem,
     query_audit,
     verification_entry,
+    verification_problem,
     verify_log,
 )
 
@@ -133,14 +134,19 @@ def audit_query() -> Response:
 
 @privacy.get("/audit/verify")
 def audit_verify() -> Response:
-    """Verify the chain up to its head against the kept checkpoints."""
+    """Verify the log whole against the kept checkpoints: every column of every record, the
+    chain, the tree, purged records and what lies past the head. A log that cannot be
+    appended to answers 503 with what the verification found."""
     ctx = officer_context("toezicht")
     rt = runtime()
     session = db_session()
     session.rollback()  # end the request's transaction: on SQLite it holds the write lock
     with read_session() as reader:
         result = verify_log(reader, rt, deep=request.args.get("deep") in ("1", "true"))
-    audit_and_commit(session, rt, [verification_entry(ctx, result)])
+    try:
+        audit_and_commit(session, rt, [verification_entry(ctx, result)])
+    except Problem:
+        raise verification_problem(result) from None
     return jsonify(result.as_dict())
 
 

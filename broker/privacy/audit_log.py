@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,9 @@ from audit import (
     checkpoint_to_json,
     public_key_to_pem,
     sign_checkpoint,
+    unreadable,
+    verify_store,
 )
-from audit import verify_store
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
@@ -37,6 +38,7 @@ __all__ = [
     "query_audit",
     "record_dict",
     "verification_entry",
+    "verification_problem",
     "verify_log",
 ]
 
@@ -109,15 +111,34 @@ def verify_log(
     rt: Runtime,
     *,
     deep: bool = False,
-    checkpoints: list[Checkpoint] | None = None,
+    outside: Sequence[Checkpoint] = (),
 ) -> Verification:
-    """Verify the stored chain against its (or the given) checkpoints and our public key."""
+    """Verify the stored log whole (every column, the chain, the tree, purged records, what
+    lies past the head) against its kept checkpoints, those kept `outside` the broker, and
+    our public key. Never raises: a log that cannot be read is a finding."""
+    public_key = rt.checkpoint_key.public_key()
+    checkpoints = None
+    if outside:
+        try:
+            checkpoints = [*rt.audit.checkpoints(session), *outside]
+        except SQLAlchemyError as exc:
+            session.rollback()
+            return unreadable(exc, signatures_checked=True)
     return verify_store(
-        rt.audit,
-        session,
-        checkpoints=checkpoints,
-        public_key=rt.checkpoint_key.public_key(),
-        deep=deep,
+        rt.audit, session, checkpoints=checkpoints, public_key=public_key, deep=deep
+    )
+
+
+def verification_problem(result: Verification) -> Problem:
+    """The 503 when a verification's own audit record cannot be written: the log cannot be
+    appended to; what the verification found comes with it (no record's content)."""
+    return Problem(
+        503,
+        "audit_unavailable",
+        "The audit log could not be written, so this verification is not recorded. What it "
+        "found is included: a log that cannot be appended to is usually a broken one.",
+        verification=result.as_dict(),
+        audit={"skip": True},
     )
 
 

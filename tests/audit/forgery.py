@@ -8,10 +8,11 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from audit import AuditRecordRow, AuditTreeHashRow, Frontier, leaf_hash
+from audit import AuditRecord, AuditRecordRow, AuditTreeHashRow, Frontier, leaf_hash
+from audit.sql import _row
 from audit.tlog.merkle import stored_hash_count
 
-__all__ = ["rebuild_tree"]
+__all__ = ["insert_record", "rebuild_tree"]
 
 
 def rebuild_tree(bind: Session | Connection, size: int | None = None) -> None:
@@ -33,3 +34,8 @@ def rebuild_tree(bind: Session | Connection, size: int | None = None) -> None:
         bind.execute(
             insert(AuditTreeHashRow), [{"idx": i, "hash": h} for i, h in enumerate(hashes)]
         )
+
+
+def insert_record(bind: Session | Connection, record: AuditRecord) -> None:
+    """Store a sealed record as `append` would, but without the head row's lock or move."""
+    bind.execute(insert(AuditRecordRow), [_row(record)])

@@ -35,6 +35,7 @@ from audit import (
     sign_checkpoint,
     verify_store,
 )
+from audit.tlog.merkle import split_stored_hash_index, stored_hash_count
 from broker.storage.db import make_engine, session_factory
 from tests.audit.forgery import rebuild_tree
 
@@ -305,7 +306,18 @@ def test_an_in_memory_database_is_verified_in_one_pass() -> None:
     assert result.is_intact and result.records_checked == 9
 
 
-KINDS = ["none", "change", "rehash", "delete", "delete_range", "swap", "truncate", "recompute"]
+KINDS = [
+    "none",
+    "change",
+    "rehash",
+    "delete",
+    "delete_range",
+    "swap",
+    "truncate",
+    "recompute",
+    "column",
+    "tree",
+]
 
 
 @settings(
@@ -343,6 +355,20 @@ def test_a_tampered_store_verified_in_stretches_gives_the_one_pass_answer(
         elif kind == "recompute":
             rewrite_from(session, k)
             checkpoints = [sign_checkpoint(KEY, N, log.rows[-1]["hash"])]
+        elif kind == "column":
+            session.execute(
+                update(AuditRecordRow).where(AuditRecordRow.seq == k).values(party="om")
+            )
+            expected = k
+        elif kind == "tree":
+            position = data.draw(st.integers(0, stored_hash_count(N) - 1), label="position")
+            level, index = split_stored_hash_index(position)
+            session.execute(
+                update(AuditTreeHashRow)
+                .where(AuditTreeHashRow.idx == position)
+                .values(hash=bytes(32))
+            )
+            expected = (index + 1) << level
     parallel, one_pass = log.both(checkpoints, workers=workers)
     assert parallel == one_pass
     assert parallel.is_intact == (kind == "none")

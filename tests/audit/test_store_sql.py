@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import Engine, MetaData, String, func, inspect, select, text
+from sqlalchemy import Engine, MetaData, String, func, inspect, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from audit import (
@@ -15,6 +15,7 @@ from audit import (
     AuditEntry,
     AuditQuery,
     AuditRecordRow,
+    AuditTreeHashRow,
     AuditWriteError,
     Head,
     MemoryAuditStore,
@@ -23,9 +24,19 @@ from audit import (
     checkpoint_to_json,
     create_schema,
     generate_signing_key,
+    leaf_hash,
     metadata,
     sign_checkpoint,
     verify_store,
+)
+from audit.tlog.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    merkle_tree_hash,
+    stored_hash_count,
+    tree_hash,
+    verify_consistency,
+    verify_inclusion,
 )
 from broker.storage.db import make_engine, session_factory
 from tests.audit.forgery import rebuild_tree
@@ -89,7 +100,7 @@ def test_the_schema_has_the_documented_tables_and_a_genesis_head(db_engine: Engi
     create_schema(db_engine)
     create_schema(db_engine)  # idempotent
     inspector = inspect(db_engine)
-    assert TABLES <= set(inspector.get_table_names())
+    assert set(inspector.get_table_names()) >= TABLES
     indexes = {ix["name"] for ix in inspector.get_indexes("audit_record")}
     assert "ix_audit_record_subject_seq" in indexes
     with session_factory(db_engine)() as session:
@@ -256,6 +267,55 @@ def test_a_purge_needs_an_anchor_and_keeps_the_log_verifiable(
         result = verify_store(store, session, public_key=key.public_key(), deep=True)
     assert result.is_intact, result.description
     assert (result.anchor_seq, result.first_seq, result.last_seq) == (3, 4, 7)
+    assert (result.purged, result.purged_checked, result.records_checked) == (3, True, 4)
+    assert "records 1..3: purged by retention, content not checked" in result.checked()[0]
+
+
+def test_purged_records_keep_what_the_tree_needs(sessions: sessionmaker[Session]) -> None:
+    """After a purge the root and old proofs still verify from the stored hashes; the purged
+    range is reported as such; a kept leaf hash changed (or the chain over the kept leaves
+    recomputed) is named."""
+    store = SqlAuditStore()
+    key = generate_signing_key()
+    with sessions.begin() as session:
+        written = store.append(session, [view(f"psn:s{i}") for i in range(8)])
+        store.add_checkpoint(session, sign_checkpoint(key, 5, written[4].hash))
+        reader = store.hash_reader(session)
+        root_8 = tree_hash(8, reader)
+        proof = inclusion_proof(2, 8, reader)
+    leaves = [leaf_hash(r.body) for r in written]
+    assert root_8 == merkle_tree_hash(leaves)
+    with sessions.begin() as session:
+        assert store.purge_through(session, 5) == 5
+        (last,) = store.append(session, [view("psn:after")])
+    with sessions() as session:
+        reader = store.hash_reader(session)
+        assert tree_hash(8, reader) == root_8
+        assert inclusion_proof(2, 8, reader) == proof
+        assert verify_inclusion(leaves[2], 2, 8, proof, root_8)
+        root_9 = tree_hash(9, reader)
+        assert verify_consistency(8, 9, root_8, root_9, consistency_proof(8, 9, reader))
+        result = verify_store(store, session, public_key=key.public_key())
+    assert result.is_intact, result.description
+    assert (result.purged, result.purged_checked) == (5, True)
+    assert (result.first_seq, result.last_seq, result.records_checked) == (6, 9, 4)
+    assert (
+        result.tree_root == root_9.hex() == merkle_tree_hash([*leaves, leaf_hash(last.body)]).hex()
+    )
+    tree = AuditTreeHashRow.__table__.c
+    with sessions.begin() as session:  # the kept leaf hash of purged record 2 is changed
+        session.execute(
+            update(AuditTreeHashRow).where(tree.idx == stored_hash_count(1)).values(hash=bytes(32))
+        )
+    with sessions() as session:
+        changed = verify_store(store, session, public_key=key.public_key())
+    assert (changed.reason, changed.first_bad_seq) == ("tree_hash_mismatch", 2)
+    assert changed.purged == 5
+    with sessions.begin() as session:  # and the tree over the kept leaves recomputed too
+        rebuild_tree(session, 9)
+    with sessions() as session:
+        rebuilt = verify_store(store, session, public_key=key.public_key())
+    assert (rebuilt.reason, rebuilt.first_bad_seq) == ("purged_mismatch", 1)
 
 
 def test_verification_can_start_at_a_checkpoint(sessions: sessionmaker[Session]) -> None:
