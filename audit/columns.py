@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any, Final, NamedTuple
@@ -117,10 +117,6 @@ class ColumnFinding(NamedTuple):
     description: str
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
 def _stored_time(value: object, body_time: str) -> bool:
     """Whether the stored time is the body's time in the store's form: SQLite's text
     (YYYY-MM-DD HH:MM:SS.ffffff, UTC, as SQLAlchemy writes it) or an aware datetime."""
@@ -131,9 +127,10 @@ def _stored_time(value: object, body_time: str) -> bool:
     return False
 
 
-def column_problem(row: Row) -> ColumnFinding | None:
+def column_problem(row: Row, enc: Callable[[str], str] = encode_basestring) -> ColumnFinding | None:
     """None when the columns of `row` (in `STORED_COLUMNS` order) say what its body says;
-    else the finding (from `explain`). Rebuilds the canonical bytes; see the module."""
+    else the finding (from `explain`). Rebuilds the canonical bytes; see the module. (`enc`
+    is JSON's string encoder, bound here: this runs once per record.)"""
     try:
         (
             seq,
@@ -174,45 +171,45 @@ def column_problem(row: Row) -> ColumnFinding | None:
             rebuilt = "".join(
                 (
                     '{"entry":{"action":',
-                    _text(action),
+                    "null" if action is None else enc(action),
                     ',"case_id":',
-                    _text(case_id),
+                    "null" if case_id is None else enc(case_id),
                     ',"client_id":',
-                    _text(client_id),
+                    "null" if client_id is None else enc(client_id),
                     ',"convenant_hash":',
-                    _text(convenant_hash),
+                    "null" if convenant_hash is None else enc(convenant_hash),
                     ',"detail":',
                     detail,
                     ',"event":',
-                    _text(event),
+                    "null" if event is None else enc(event),
                     ',"fields_disclosed":',
                     disclosed,
                     ',"fields_withheld":',
                     withheld,
                     ',"legal_basis":',
-                    _text(legal_basis),
+                    "null" if legal_basis is None else enc(legal_basis),
                     ',"on_behalf_of":',
-                    _text(on_behalf_of),
+                    "null" if on_behalf_of is None else enc(on_behalf_of),
                     ',"outcome":',
-                    _text(outcome),
+                    "null" if outcome is None else enc(outcome),
                     ',"party":',
-                    _text(party),
+                    "null" if party is None else enc(party),
                     ',"person_id":',
-                    _text(person_id),
+                    "null" if person_id is None else enc(person_id),
                     ',"person_name":',
-                    _text(person_name),
+                    "null" if person_name is None else enc(person_name),
                     ',"purpose":',
-                    _text(purpose),
+                    "null" if purpose is None else enc(purpose),
                     ',"request_id":',
-                    _text(request_id),
+                    "null" if request_id is None else enc(request_id),
                     ',"role":',
-                    _text(role),
+                    "null" if role is None else enc(role),
                     ',"source_address":',
-                    _text(source_address),
+                    "null" if source_address is None else enc(source_address),
                     ',"subject":',
-                    _text(subject),
+                    "null" if subject is None else enc(subject),
                     '},"event_id":',
-                    _text(event_id),
+                    enc(event_id),
                     ',"seq":',
                     str(seq),
                     ',"time":"',

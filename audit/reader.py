@@ -175,9 +175,10 @@ def _row_chunks(
             yield rows
 
 
-def _tree_rows(connection: Connection, start: int, end: int) -> list[tuple[int, bytes]]:
-    """The stored tree hashes at positions start <= idx < end, in order."""
-    return [(idx, bytes(h)) for idx, h in _execute(connection, _TREE_SQL, (start, end))]
+def _tree_rows(connection: Connection, start: int, end: int) -> list[tuple[Any, ...]]:
+    """The stored tree hashes at positions start <= idx < end, in order, as the driver gives
+    them (a value that is not bytes differs from every hash)."""
+    return _execute(connection, _TREE_SQL, (start, end))
 
 
 def _survey(connection: Connection, head_seq: int) -> Survey:

@@ -37,17 +37,22 @@ __all__ = ["verify_rows", "verify_stored_segment"]
 Row = Sequence[Any]
 
 
-def _link(row: Row) -> Link:
-    """The chain's part of a stored row; a value of the wrong type becomes one that cannot
-    match, so the chain names the record instead of the hashing failing on it."""
-    seq, prev_hash, digest, body = row[0], row[1], row[2], row[3]
+def _link(row: Row) -> tuple[Any, ...]:
+    """The chain's part of a stored row, (seq, prev_hash, hash, body); a value of the wrong
+    type becomes one that cannot match, so the chain names the record instead of the hashing
+    failing on it."""
+    link = tuple(row[:4])
+    if type(link[3]) is bytes and type(link[1]) is str and type(link[2]) is str:
+        return link
+    seq, prev_hash, digest, body = link
     if type(body) is not bytes:
         body = bytes(body) if isinstance(body, bytearray | memoryview) else b""
-    if type(prev_hash) is not str:
-        prev_hash = ""
-    if type(digest) is not str:
-        digest = ""
-    return Link(seq, prev_hash, digest, body)
+    return Link(
+        seq,
+        prev_hash if type(prev_hash) is str else "",
+        digest if type(digest) is str else "",
+        body,
+    )
 
 
 class _Inspector:
@@ -68,7 +73,7 @@ class _Inspector:
         self.column_prev = self.tree_prev = ""  # the stored links of the findings' records
         self.batch: Sequence[Row] = ()  # the rows whose leaf hashes are waiting
 
-    def links(self) -> Generator[Link, None, None]:
+    def links(self) -> Generator[tuple[Any, ...], None, None]:
         check = explain if self.deep else column_problem
         for chunk in self.chunks:
             if self.flush():
@@ -86,7 +91,7 @@ class _Inspector:
                     return
         self.flush()
 
-    def _tail(self, rows: Sequence[Row], last: int) -> Generator[Link, None, None]:
+    def _tail(self, rows: Sequence[Row], last: int) -> Generator[tuple[Any, ...], None, None]:
         """The links of `rows` and the chunks after them, up to seq `last`."""
         for row in itertools.chain(rows, itertools.chain.from_iterable(self.chunks)):
             if row[0] > last:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -104,10 +104,14 @@ def _body_seq(body: bytes) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _as_link(record: Chained) -> Link:
-    """`record` as a `Link` (re-encoded when it is an `AuditRecord`)."""
+def _as_link(record: Chained | tuple[Any, ...]) -> Link:
+    """`record` as a `Link` (re-encoded when it is an `AuditRecord`; a plain stored row
+    (seq, prev_hash, hash, body) as it is)."""
     if type(record) is Link:
         return record
+    if type(record) is tuple:
+        return Link._make(record)
+    assert not isinstance(record, tuple)
     return Link(record.seq, record.prev_hash, record.hash, record.body)
 
 
@@ -166,17 +170,22 @@ class _Run:
             signatures_checked=self.signatures_checked,
         )
 
-    def verify(self, records: Iterator[Chained]) -> Verification:
-        first = next(records, None)
-        if first is None:
+    def verify(self, records: Iterator[Any]) -> Verification:
+        """Verify `records` in seq order: `Chained` records, or plain stored rows (seq,
+        prev_hash, hash, body), which the hot loop takes as they come."""
+        given: Any = next(records, None)
+        if given is None:
             return self.verify_empty()
+        first = _as_link(given)
         problem = self.anchor_start(first)
         if problem is not None:
             return problem
         marks = [m for m in self.marks if m.seq >= self.start]
         mark_index = 0
-        stream = map(_as_link, itertools.chain((first,), records))
-        expected, last_hash, previous = self.start, first.prev_hash, _as_link(first)
+        rest = itertools.chain((given,), records)
+        stream: Iterator[Any] = rest if isinstance(given, tuple) else map(_as_link, rest)
+        expected, last_hash = self.start, first.prev_hash
+        previous: Any = first
         while True:
             until = marks[mark_index].seq if mark_index < len(marks) else -1
             stop = _advance(stream, expected, last_hash, previous, until, self.keep)
@@ -189,7 +198,9 @@ class _Run:
                         expected,
                         f"record {expected} was altered: its content does not match its hash",
                     )
-                return self.diagnose(stop.culprit, previous, expected, stream, marks, mark_index)
+                return self.diagnose(
+                    _as_link(stop.culprit), _as_link(previous), expected, stream, marks, mark_index
+                )
             if expected != until + 1:
                 break  # the records ended
             while mark_index < len(marks) and marks[mark_index].seq == until:
@@ -197,15 +208,16 @@ class _Run:
                 if mark.hash != last_hash:
                     # A tampering local to this record shows in the next one; a chain
                     # rewritten from some record on does not, and the mark only bounds it.
-                    successor = next(stream, None)
+                    following = next(stream, None)
+                    successor = None if following is None else _as_link(following)
                     if successor is not None and (
                         successor.seq != expected or successor.prev_hash != last_hash
                     ):
                         self.reached(expected, last_hash)
                         return self.diagnose(
-                            successor, previous, expected, stream, marks, mark_index
+                            successor, _as_link(previous), expected, stream, marks, mark_index
                         )
-                    self.reached(until, previous.prev_hash)
+                    self.reached(until, _as_link(previous).prev_hash)
                     return self.fail(
                         "checkpoint_mismatch",
                         self.confirmed + 1,
@@ -305,7 +317,7 @@ class _Run:
         record: Chained,
         previous: Chained,
         expected: int,
-        rest: Iterator[Chained],
+        rest: Iterator[Any],
         marks: Sequence[_Mark],
         mark_index: int,
     ) -> Verification:
@@ -344,7 +356,8 @@ class _Run:
         # `record`'s link was. Whichever the rest of the chain vouches for is authentic.
         vouched = False
         if _self_consistent(record):
-            successor = next(rest, None)
+            following = next(rest, None)
+            successor = None if following is None else _as_link(following)
             if successor is not None:
                 vouched = (
                     successor.seq == record.seq + 1
