@@ -49,13 +49,7 @@ from .tables import (
     AuditTreeHashRow,
 )
 from .tlog.errors import HashReaderError
-from .tlog.merkle import (
-    Node,
-    leaf_hash,
-    stored_hash_index,
-    stored_hashes,
-    subtree_nodes,
-)
+from .tlog.merkle import Node, leaf_hash, stored_hash_index, stored_hashes
 
 __all__ = ["SqlAuditStore"]
 
@@ -414,10 +408,20 @@ class _KnownHashes:
 def _tree_rows_for(
     connection: Connection, size: int, leaves: Sequence[bytes]
 ) -> list[dict[str, Any]]:
-    """The `audit_tree_hash` rows for `leaves` appended to the tree of `size` leaves: the right
-    edge is read in one statement, then `stored_hashes` gives each leaf's nodes."""
-    edge = subtree_nodes(0, size)
-    reader = _KnownHashes(dict(zip(edge, SqlHashReader(connection).read_hashes(edge), strict=True)))
+    """The `audit_tree_hash` rows for `leaves` appended to the tree of `size` leaves: the
+    stored nodes they complete subtrees with are read in one statement (none when no leaf
+    completes a subtree reaching back before them), then `stored_hashes` gives each leaf's
+    nodes."""
+    older = sorted(
+        {
+            (level, (index >> level) - 1)
+            for index in range(size, size + len(leaves))
+            for level in range((~index & (index + 1)).bit_length() - 1)
+            if ((index >> level) << level) - 1 < size  # the sibling ends before the batch
+        }
+    )
+    known = dict(zip(older, SqlHashReader(connection).read_hashes(older), strict=True))
+    reader = _KnownHashes(known)
     rows: list[dict[str, Any]] = []
     for index, leaf in enumerate(leaves, start=size):
         for node, digest in stored_hashes(index, leaf, reader):
