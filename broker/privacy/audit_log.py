@@ -181,7 +181,11 @@ def verification_entry(ctx: Context, result: Verification, **detail: Any) -> Aud
         detail={
             "intact": result.is_intact,
             "first_bad_seq": result.first_bad_seq,
+            "reason": result.reason,
+            "column": result.column,
             "records": result.records_checked,
+            "tree_hashes": result.tree_hashes_checked,
+            "purged": result.purged,
             **detail,
         },
     )
