@@ -1,16 +1,19 @@
-"""Reading stored links fast, and verifying stretches of them in worker processes.
+"""Reading stored records and tree hashes fast, and verifying stretches in worker processes.
 
-Verification reads `seq`, both hashes and `body` only, through the driver's own cursor: on
-SQLite a plain cursor, on psycopg binary transfer (no hex encoding of `body`). On PostgreSQL
-`audit_record` keeps its rows uncompressed in the table itself (`toast_tuple_target` at its
-maximum, migration 0006): a record's body is read with its row, not from the TOAST table.
-`SqlAuditStore.segments` verifies stretches of a long window in worker processes, each with
-its own connection to the same database (forked when this process runs a single thread, else
-from a fork server), for `verify_store` to join.
+Verification reads every column of `audit_record` (`audit.columns.STORED_COLUMNS`; the JSON
+columns as their stored text) in chunks of consecutive seqs, one statement per chunk, and the
+stored tree hashes for the same records, through the driver's own cursor: on SQLite a plain
+cursor, on psycopg binary transfer (no hex encoding of `body`). On PostgreSQL `audit_record`
+keeps its rows uncompressed in the table itself (`toast_tuple_target` at its maximum,
+migration 0006): a record's body is read with its row, not from the TOAST table. Exports read
+the links alone (`_stored_rows`). `SqlAuditStore.segments` verifies stretches of a long window
+in worker processes, each with its own connection to the same database (forked when this
+process runs a single thread, else from a fork server), for `verify_store` to join.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import multiprocessing.connection
@@ -25,13 +28,18 @@ from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Final, cast
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import ColumnElement
 
-from .segments import Segment, verify_segment
-from .tables import AuditRecordRow
+from .columns import JSON_COLUMNS, STORED_COLUMNS
+from .segments import Segment
+from .store import Survey
+from .stored import verify_stored_segment
+from .tables import AuditRecordRow, AuditTreeHashRow
+from .tlog.merkle import stored_hash_count
+from .tree import Frontier, TreeCheck, frontier_indexes
 
 __all__: list[str] = []  # package-internal: the reader behind `SqlAuditStore`
 
@@ -43,6 +51,20 @@ _LINKS_SQL: Final = (
     "WHERE seq >= {0} AND seq <= {0} ORDER BY seq"
 )
 _MAX_SEQ: Final = 2**63 - 1
+_CHUNK_ROWS: Final = 2000  # records per statement when verifying
+_ROWS_SQL: Final = (
+    f"SELECT {', '.join(STORED_COLUMNS)} FROM audit_record "
+    "WHERE seq >= {0} AND seq <= {0} ORDER BY seq"
+)
+# Elsewhere than on SQLite a JSON column comes back as its stored text only when cast.
+_ROWS_CAST_SQL: Final = _ROWS_SQL.replace(
+    ", ".join(STORED_COLUMNS),
+    ", ".join(f"CAST({c} AS TEXT)" if c in JSON_COLUMNS else c for c in STORED_COLUMNS),
+)
+_TREE_SQL: Final = (
+    "SELECT idx, hash FROM audit_tree_hash WHERE idx >= {0} AND idx < {0} ORDER BY idx"
+)
+_TREE = AuditTreeHashRow.__table__.c
 _SQLITE_MMAP_BYTES: Final = 1 << 31  # a worker's SQLite reads the file mapped (capped by the build)
 
 
@@ -121,6 +143,74 @@ def _psycopg_rows(
         cursor.close()
 
 
+def _execute(connection: Connection, sql: str, bounds: tuple[int, int]) -> list[tuple[Any, ...]]:
+    """All rows of one bounded statement through the driver's own cursor (`sql` with `{0}`
+    for the placeholder), else through SQLAlchemy's."""
+    driver = connection.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        cursor = driver.cursor()
+        try:
+            return cursor.execute(sql.format("?"), bounds).fetchall()
+        finally:
+            cursor.close()
+    if connection.dialect.driver == "psycopg" and driver is not None:
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(sql.format("%s"), bounds)
+            return [tuple(row) for row in cursor.fetchall()]
+    statement = text(sql.replace("{0}", ":low", 1).replace("{0}", ":high", 1))
+    result = connection.execute(statement, {"low": bounds[0], "high": bounds[1]})
+    return [tuple(row) for row in result]
+
+
+def _row_chunks(
+    connection: Connection, since_seq: int, until_seq: int, size: int = _CHUNK_ROWS
+) -> Generator[list[tuple[Any, ...]], None, None]:
+    """Every stored column of the records since_seq..until_seq, in seq order, `size` seqs to a
+    statement (so other statements may run on the connection in between)."""
+    is_sqlite = isinstance(connection.connection.driver_connection, sqlite3.Connection)
+    sql = _ROWS_SQL if is_sqlite else _ROWS_CAST_SQL
+    for low in range(max(since_seq, 1), until_seq + 1, size):
+        rows = _execute(connection, sql, (low, min(low + size - 1, until_seq)))
+        if rows:
+            yield rows
+
+
+def _tree_rows(connection: Connection, start: int, end: int) -> list[tuple[Any, ...]]:
+    """The stored tree hashes at positions start <= idx < end, in order, as the driver gives
+    them (a value that is not bytes differs from every hash)."""
+    return _execute(connection, _TREE_SQL, (start, end))
+
+
+def _survey(connection: Connection, head_seq: int) -> Survey:
+    """Where the records start, and the lowest record or tree hash outside the chain."""
+    seq = _RECORD.seq
+
+    def lowest(*where: ColumnElement[bool]) -> int | None:
+        found = connection.execute(select(func.min(seq)).where(*where)).scalar()
+        return None if found is None else int(found)
+
+    past_tree = connection.execute(
+        select(func.min(_TREE.idx)).where(_TREE.idx >= stored_hash_count(head_seq))
+    ).scalar()
+    return Survey(
+        lowest(seq >= 1),
+        lowest(seq < 1),
+        lowest(seq > head_seq),
+        None if past_tree is None else int(past_tree),
+    )
+
+
+def _edge(connection: Connection, size: int) -> Frontier | None:
+    """The stored right edge of the tree of `size` leaves; None when a hash of it is missing."""
+    positions = frontier_indexes(size)
+    found: dict[int, bytes] = {}
+    for position in positions:
+        found.update(_tree_rows(connection, position, position + 1))
+    if any(p not in found for p in positions):
+        return None
+    return Frontier(size, [found[p] for p in positions])
+
+
 def _worker_url(url: URL) -> str | None:
     """The URL a worker process connects with; None for a database only this process sees."""
     if url.get_backend_name() == "sqlite":
@@ -151,11 +241,16 @@ def _verify_share(url: str, share: Sequence[_Stretch], results: PipeConnection) 
                     # A range scan in seq order: compiling it (JIT) costs more than it saves.
                     connection.exec_driver_sql("SET jit = off")
                 for low, high, marks in share:
-                    rows = _stored_rows(connection, low, high, is_dedicated=True)
-                    try:
-                        segment = verify_segment(rows, low, high, marks)
-                    finally:
-                        rows.close()
+                    edge = _edge(connection, low - 1)
+                    if edge is None:
+                        segment = Segment(low, high, is_sound=False)
+                    else:
+                        tree = TreeCheck(edge, functools.partial(_tree_rows, connection))
+                        chunks = _row_chunks(connection, low, high)
+                        try:
+                            segment = verify_stored_segment(chunks, low, high, marks, tree)
+                        finally:
+                            chunks.close()
                     results.send(segment)
                     if not segment.is_sound:
                         break

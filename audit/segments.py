@@ -11,8 +11,9 @@ caller runs `verify` to name the first bad seq. `seq_ranges` cuts a window into 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,7 +31,9 @@ class Segment(NamedTuple):
     `is_sound`: every seq low..high came once and in order, each record chained to the one
     before it and matched its hash. Then `prev_hash` is the first record's stored link (not
     checked here: joining checks it), `hash` the last record's hash and `marked` the hash at
-    each seq asked for.
+    each seq asked for. A stretch of stored records (`audit.stored.verify_stored_segment`) is
+    sound only if its columns and tree hashes are too, and says the tree's root after it and
+    how many stored tree hashes it compared.
     """
 
     low: int
@@ -39,6 +42,9 @@ class Segment(NamedTuple):
     prev_hash: str = ""
     hash: str = ""
     marked: tuple[tuple[int, str], ...] = ()
+    tree_root: str | None = None  # stored stretches: the root after high, and hashes compared
+    tree_hashes: int = 0
+    columns_checked: bool = False
 
 
 def seq_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
@@ -58,11 +64,17 @@ def seq_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
 
 
 def verify_segment(
-    links: Iterable[tuple[int, str, str, bytes]], low: int, high: int, marks: Iterable[int] = ()
+    links: Iterable[tuple[int, str, str, bytes]],
+    low: int,
+    high: int,
+    marks: Iterable[int] = (),
+    *,
+    keep: Callable[[bytes], object] | None = None,
 ) -> Segment:
     """Verify the stretch low..high on its own, from stored links in seq order (`Link`s or
-    plain (seq, prev_hash, hash, body) rows); note the hash at each seq of `marks` in it.
-    Stops at the first link out of place (then not sound)."""
+    plain (seq, prev_hash, hash, body) rows); note the hash at each seq of `marks` in it, and
+    hand each accepted record's leaf hash to `keep`. Stops at the first link out of place
+    (then not sound)."""
     unsound = Segment(low, high, is_sound=False)
     stream = iter(links)
     first = next(stream, None)
@@ -74,7 +86,7 @@ def verify_segment(
     expected, last_hash, previous = low, first[1], first
     for until in sorted(wanted | {high}):
         try:
-            stop = _advance(rest, expected, last_hash, previous, until)
+            stop = _advance(rest, expected, last_hash, previous, until, keep)
         except ValueError:  # a stored link that is not a hash at all
             return unsound
         if stop.culprit is not None or stop.expected != until + 1:
@@ -131,4 +143,14 @@ def verify_segments(
             run.confirmed = mark.seq
     run.reached(last.high + 1, last.hash)
     result = run.check_end(remaining)
-    return result if result.is_intact else None
+    if not result.is_intact:
+        return None
+    if all(segment.columns_checked for segment in ordered):
+        result = dataclasses.replace(
+            result,
+            columns_checked=True,
+            tree_hashes_checked=sum(segment.tree_hashes for segment in ordered),
+            tree_size=last.high,
+            tree_root=last.tree_root,
+        )
+    return result

@@ -3,9 +3,13 @@
 It keeps records in the tables of `audit.tables`. `append` locks the single `audit_head` row
 (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the whole database is locked for writing by
 `BEGIN IMMEDIATE`, see `broker.db.make_engine`), so every append sees the true head and the
-chain can neither fork nor skip a seq; `prev_hash` is unique as a second guard. Records come
-back from their columns (`records`, `query`) or as the stored bytes (`links`), and a long
-window is verified in stretches in worker processes (`segments`), both through `audit.reader`.
+chain can neither fork nor skip a seq; `prev_hash` is unique as a second guard. In the same
+transaction it writes the tree hashes the new records complete (`audit_tree_hash`, through
+`audit.tlog.merkle.stored_hashes` from the tree's right edge, read once): if any of it cannot
+be written, nothing is. Records come back from their columns (`records`, `query`) or as the
+stored bytes (`links`); verification reads every column (`row_chunks`), the stored tree hashes
+(`tree_hash_rows`, `hash_reader`) and what lies outside the chain (`survey`); a long window is
+verified in stretches in worker processes (`segments`), all through `audit.reader`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,15 +30,26 @@ from .errors import AuditWriteError
 from .reader import (
     _RECORD,
     _STREAM_ROWS,
+    _row_chunks,
     _seq_range,
     _stored_rows,
+    _survey,
+    _tree_rows,
     _verify_stretches,
     _worker_url,
 )
 from .record import AuditEntry, AuditRecord
 from .segments import Segment, seq_ranges
-from .store import AuditQuery, AuditStore
-from .tables import GENESIS_HEAD_ROW, AuditCheckpointRow, AuditHeadRow, AuditRecordRow
+from .store import AuditQuery, AuditStore, Survey
+from .tables import (
+    GENESIS_HEAD_ROW,
+    AuditCheckpointRow,
+    AuditHeadRow,
+    AuditRecordRow,
+    AuditTreeHashRow,
+)
+from .tlog.errors import HashReaderError
+from .tlog.merkle import Node, leaf_hash, stored_hash_index, stored_hashes
 
 __all__ = ["SqlAuditStore"]
 
@@ -95,7 +111,12 @@ def _record(row: Any) -> AuditRecord:
 
 
 _HEAD: Final = cast(Table, AuditHeadRow.__table__)
+_TREE: Final = cast(Table, AuditTreeHashRow.__table__)
 _INSERT_RECORDS: Final = insert(cast(Table, AuditRecordRow.__table__))
+_INSERT_HASHES: Final = insert(_TREE)
+_READ_HASHES: Final = select(_TREE.c.idx, _TREE.c.hash).where(
+    _TREE.c.idx.in_(bindparam("positions", expanding=True))
+)
 _LOCK_HEAD: Final = (
     select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.time).where(_HEAD.c.id == 1).with_for_update()
 )
@@ -142,7 +163,10 @@ class SqlAuditStore:
             # Core statements on the tables, built once: the ORM's per-call statement work
             # was most of an append's cost.
             connection = session.connection()
-            connection.execute(_INSERT_RECORDS, [_row(r) for r in sealed])
+            rows = [_row(r) for r in sealed]
+            connection.execute(_INSERT_RECORDS, rows)
+            leaves = [leaf_hash(row["body"]) for row in rows]
+            connection.execute(_INSERT_HASHES, _tree_rows_for(connection, head.seq, leaves))
             moved = connection.execute(
                 _MOVE_HEAD,
                 {"old_seq": head.seq, "seq": sealed[-1].seq, "hash": sealed[-1].hash, "time": now},
@@ -158,6 +182,11 @@ class SqlAuditStore:
                 "the transaction was rolled back"
             ) from exc
         return sealed
+
+    def hash_reader(self, session: Session) -> SqlHashReader:
+        """The stored tree hashes as an `audit.tlog.merkle.HashReader` (for roots and proofs:
+        `tree_hash`, `inclusion_proof`, `consistency_proof` at any size up to the head)."""
+        return SqlHashReader(session.connection())
 
     def _lock_head(self, session: Session) -> Head:
         connection = session.connection()
@@ -210,6 +239,21 @@ class SqlAuditStore:
                 yield _record(row)
         finally:
             result.close()
+
+    def row_chunks(
+        self, session: Session, *, since_seq: int, until_seq: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Every stored column (`audit.columns.STORED_COLUMNS`) of the records with
+        since_seq <= seq <= until_seq, as the driver returns them, in seq order, in chunks."""
+        return _row_chunks(session.connection(), since_seq, until_seq)
+
+    def tree_hash_rows(self, session: Session, start: int, end: int) -> list[tuple[int, bytes]]:
+        """The stored tree hashes at positions start <= idx < end, in order."""
+        return _tree_rows(session.connection(), start, end)
+
+    def survey(self, session: Session, head_seq: int) -> Survey:
+        """Where the stored records start, and what lies outside the chain up to `head_seq`."""
+        return _survey(session.connection(), head_seq)
 
     def links(
         self, session: Session, *, since_seq: int | None = None, until_seq: int | None = None
@@ -321,6 +365,69 @@ class SqlAuditStore:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(deleted, "rowcount", 0))
+
+
+class SqlHashReader:
+    """The stored tree hashes on a connection, as an `audit.tlog.merkle.HashReader`: each call
+    reads every node it is asked for in one statement."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
+        """The hashes of `nodes`, in order; HashReaderError when one is not stored."""
+        positions = [stored_hash_index(level, index) for level, index in nodes]
+        found = _read_positions(self._connection, positions)
+        missing = [node for node, at in zip(nodes, positions, strict=True) if at not in found]
+        if missing:
+            raise HashReaderError(f"no stored tree hash for node {missing[0]}")
+        return [found[at] for at in positions]
+
+
+def _read_positions(connection: Connection, positions: Collection[int]) -> dict[int, bytes]:
+    if not positions:
+        return {}
+    rows = connection.execute(_READ_HASHES, {"positions": sorted(set(positions))})
+    return {idx: bytes(digest) for idx, digest in rows}
+
+
+class _KnownHashes:
+    """A `HashReader` over the hashes an append knows: the right edge it read and those it
+    computed; asking for any other is an error (nothing is read twice)."""
+
+    def __init__(self, known: dict[Node, bytes]) -> None:
+        self.known = known
+
+    def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
+        try:
+            return [self.known[node] for node in nodes]
+        except KeyError as exc:
+            raise HashReaderError(f"no stored tree hash for node {exc.args[0]}") from None
+
+
+def _tree_rows_for(
+    connection: Connection, size: int, leaves: Sequence[bytes]
+) -> list[dict[str, Any]]:
+    """The `audit_tree_hash` rows for `leaves` appended to the tree of `size` leaves: the
+    stored nodes they complete subtrees with are read in one statement (none when no leaf
+    completes a subtree reaching back before them), then `stored_hashes` gives each leaf's
+    nodes."""
+    older = sorted(
+        {
+            (level, (index >> level) - 1)
+            for index in range(size, size + len(leaves))
+            for level in range((~index & (index + 1)).bit_length() - 1)
+            if ((index >> level) << level) - 1 < size  # the sibling ends before the batch
+        }
+    )
+    known = dict(zip(older, SqlHashReader(connection).read_hashes(older), strict=True))
+    reader = _KnownHashes(known)
+    rows: list[dict[str, Any]] = []
+    for index, leaf in enumerate(leaves, start=size):
+        for node, digest in stored_hashes(index, leaf, reader):
+            reader.known[node] = digest
+            rows.append({"idx": stored_hash_index(*node), "hash": digest})
+    return rows
 
 
 if TYPE_CHECKING:

@@ -5,44 +5,49 @@ audit record(s) last, commits, and only then lets data leave. `append` locks the
 inside that transaction, so concurrent appends form one chain; if it fails it rolls the
 caller's transaction back and raises `AuditWriteError` (fail closed).
 
-`verify_store` verifies a long window in stretches side by side when the store can read them
-so (`segments`: the SQL store in worker processes, each on its own connection) and joins them;
-when they do not join into an intact chain it verifies the window again in one pass, in the
-caller's session, which names the first bad seq.
+Verification (`audit.check.verify_store`) reads every stored column of the records
+(`row_chunks`), the stored tree hashes (`tree_hash_rows`) and what lies outside the chain
+(`survey`); a long window in stretches side by side when the store can read them so
+(`segments`).
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from .chain import GENESIS_HASH, Chained, Head, Link, seal
+from .chain import GENESIS_HASH, Head, Link, seal
 from .checkpoint import Checkpoint
+from .columns import canonical_json
 from .errors import AuditEntryError, AuditWriteError
 from .record import ACTIONS, OUTCOMES, AuditEntry, AuditRecord
-from .segments import Segment, seq_ranges, verify_segment, verify_segments
-from .verification import Verification, verify
+from .segments import Segment, seq_ranges
+from .stored import verify_stored_segment
+from .tlog.errors import HashReaderError
+from .tlog.merkle import (
+    Node,
+    leaf_hash,
+    stored_hash_count,
+    stored_hash_index,
+    stored_hashes,
+    subtree_nodes,
+)
+from .tree import Frontier, TreeCheck
 
 __all__ = [
     "MAX_QUERY_LIMIT",
-    "PARALLEL_FROM",
     "AuditQuery",
     "AuditStore",
     "MemoryAuditStore",
+    "Survey",
     "matches",
-    "verify_store",
 ]
 
 MAX_QUERY_LIMIT: Final = 1000
-# `verify_store` verifies in stretches side by side from this many records on (by default).
-PARALLEL_FROM: Final = 100_000
-_MAX_WORKERS: Final = 8
 
 SessionT_contra = TypeVar("SessionT_contra", contravariant=True)
 SessionT = TypeVar("SessionT")
@@ -103,6 +108,17 @@ def matches(record: AuditRecord, query: AuditQuery) -> bool:
     return query.until is None or record.time < query.until
 
 
+class Survey(NamedTuple):
+    """Where the stored records start, and what lies outside the chain: the lowest seq >= 1
+    (None: no record), the lowest seq below 1, the lowest above the head, and the lowest
+    stored tree hash position past the head's tree (each None when there is none)."""
+
+    first_seq: int | None
+    below_one: int | None
+    past_head: int | None
+    tree_past_head: int | None
+
+
 class AuditStore(Protocol[SessionT_contra]):
     """Where sealed audit records, the chain head and checkpoints live."""
 
@@ -148,6 +164,23 @@ class AuditStore(Protocol[SessionT_contra]):
         once; None when the store cannot read them so (verify in one pass instead)."""
         ...
 
+    def row_chunks(
+        self, session: SessionT_contra, *, since_seq: int, until_seq: int
+    ) -> Iterator[Sequence[tuple[Any, ...]]]:
+        """Every stored column (`audit.columns.STORED_COLUMNS`) of the records with
+        since_seq <= seq <= until_seq, as stored, in seq order, in chunks."""
+        ...
+
+    def tree_hash_rows(
+        self, session: SessionT_contra, start: int, end: int
+    ) -> Sequence[tuple[int, bytes]]:
+        """The stored tree hashes (position, hash) at positions start <= idx < end, in order."""
+        ...
+
+    def survey(self, session: SessionT_contra, head_seq: int) -> Survey:
+        """Where the stored records start, and what lies outside the chain up to `head_seq`."""
+        ...
+
     def add_checkpoint(self, session: SessionT_contra, checkpoint: Checkpoint) -> None:
         """Keep a signed checkpoint with the log (export it elsewhere too)."""
         ...
@@ -159,85 +192,6 @@ class AuditStore(Protocol[SessionT_contra]):
     def query(self, session: SessionT_contra, query: AuditQuery) -> list[AuditRecord]:
         """Records passing the query's filters with seq > after_seq, in seq order."""
         ...
-
-
-def verify_store(
-    store: AuditStore[SessionT],
-    session: SessionT,
-    *,
-    checkpoints: Iterable[Checkpoint] | None = None,
-    public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey] | None = None,
-    since_seq: int | None = None,
-    deep: bool = False,
-    workers: int | None = None,
-) -> Verification:
-    """Verify the stored chain up to its recorded head, against its checkpoints.
-
-    The kept checkpoints are used unless `checkpoints` are given: pass the ones kept outside
-    the database to catch a log rewritten together with its checkpoint table. The fast pass
-    hashes the stored bytes; `deep` also re-encodes every record from its columns, so that a
-    changed column (what queries filter on) is caught. `since_seq` verifies from there on (a
-    checkpoint at since_seq - 1 must anchor it). Checkpoints are read before the head and the
-    records only up to that head, so appends committed meanwhile do not disturb the result.
-
-    `workers` stretches are verified side by side (see `AuditStore.segments`); by default as
-    many as there are CPUs, from `PARALLEL_FROM` records on; 1 verifies in one pass. Whatever
-    the stretches find, the answer is the one-pass answer: intact only if they join into the
-    chain the checkpoints and the head vouch for, else the window is verified in one pass.
-    """
-    kept = list(store.checkpoints(session) if checkpoints is None else checkpoints)
-    head = store.head(session)
-    window = {"since_seq": since_seq, "until_seq": head.seq}
-    result = None
-    count = workers if workers is not None else _default_workers(head.seq - (since_seq or 1) + 1)
-    if count > 1 and head.seq >= (since_seq or 1):
-        marks = {c.seq for c in kept} | {head.seq}
-        found = store.segments(
-            session, since_seq=since_seq, until_seq=head.seq, marks=marks, workers=count
-        )
-        if found is not None:
-            result = verify_segments(found, kept, public_key, head=head)
-    if result is None:
-        result = _verify_closing(store.links(session, **window), kept, public_key, head)
-    if not deep:
-        return result
-    if result.is_intact:
-        return _verify_closing(store.records(session, **window), kept, public_key, head)
-    # The stored bytes break at some seq; a changed column may come earlier: name the first.
-    bad = result.first_bad_seq
-    if bad is None or bad <= (since_seq or 1):
-        return result
-    before = [c for c in kept if c.seq < bad]
-    early = _verify_closing(
-        store.records(session, since_seq=since_seq, until_seq=bad - 1), before, public_key, None
-    )
-    if not early.is_intact and early.first_bad_seq is not None and early.first_bad_seq < bad:
-        return early
-    return result
-
-
-def _default_workers(records: int) -> int:
-    """As many as the CPUs this process may use (at most 8) for a long window, else 1."""
-    if records < PARALLEL_FROM:
-        return 1
-    affinity = getattr(os, "sched_getaffinity", None)
-    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    return max(1, min(cpus, _MAX_WORKERS))
-
-
-def _verify_closing(
-    records: Iterator[Chained],
-    checkpoints: Sequence[Checkpoint],
-    public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey] | None,
-    head: Head | None,
-) -> Verification:
-    """`verify`, then close the record stream (and its database cursor) even if it stopped early."""
-    try:
-        return verify(records, checkpoints, public_key, head=head)
-    finally:
-        close = getattr(records, "close", None)
-        if close is not None:
-            close()
 
 
 class MemoryAuditStore:
@@ -252,6 +206,7 @@ class MemoryAuditStore:
         self._records: list[AuditRecord] = []
         self._checkpoints: list[Checkpoint] = []
         self._head = Head(0, GENESIS_HASH, None)
+        self._tree: list[bytes] = []  # the stored tree hashes, by position
 
     def append(self, session: object, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
         """Seal and add `entries` at the head."""
@@ -268,10 +223,37 @@ class MemoryAuditStore:
                 record = seal(entry, seq=seq, prev_hash=prev_hash, time=now)
                 sealed.append(record)
                 prev_hash = record.hash
+            for record in sealed:
+                for _, digest in stored_hashes(record.seq - 1, leaf_hash(record.body), self):
+                    self._tree.append(digest)  # stored_hashes gives them in position order
             if sealed:
                 self._records.extend(sealed)
                 self._head = Head(sealed[-1].seq, sealed[-1].hash, now)
             return sealed
+
+    def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
+        """The stored tree hashes of `nodes` (an `audit.tlog.merkle.HashReader`)."""
+        positions = [stored_hash_index(level, index) for level, index in nodes]
+        if any(at >= len(self._tree) for at in positions):
+            raise HashReaderError("no stored tree hash for a node asked for")
+        return [self._tree[at] for at in positions]
+
+    def row_chunks(
+        self, session: object, *, since_seq: int, until_seq: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The records' columns as the SQL store keeps them (JSON as canonical text)."""
+        rows = [_columns(r) for r in self._records if since_seq <= r.seq <= until_seq]
+        yield rows
+
+    def tree_hash_rows(self, session: object, start: int, end: int) -> list[tuple[int, bytes]]:
+        """The stored tree hashes at positions start <= idx < end."""
+        return [(at, self._tree[at]) for at in range(max(start, 0), min(end, len(self._tree)))]
+
+    def survey(self, session: object, head_seq: int) -> Survey:
+        """Where the records start; nothing lies outside the chain in memory."""
+        first = self._records[0].seq if self._records else None
+        edge = stored_hash_count(head_seq)
+        return Survey(first, None, None, edge if len(self._tree) > edge else None)
 
     def head(self, session: object) -> Head:
         """The chain's head."""
@@ -301,14 +283,18 @@ class MemoryAuditStore:
         marks: Collection[int],
         workers: int,
     ) -> list[Segment] | None:
-        """The records in stretches, `workers` of them, checked one after the other."""
+        """The records in stretches, `workers` of them, checked one after the other as stored
+        stretches are (chain, columns, tree hashes from the stored edge before each)."""
         stored = [r.seq for r in self._records if (since_seq or 0) <= r.seq <= until_seq]
         if not stored:
             return None
-        return [
-            verify_segment(self.links(session, since_seq=low, until_seq=high), low, high, marks)
-            for low, high in seq_ranges(min(stored), until_seq, workers)
-        ]
+        found: list[Segment] = []
+        for low, high in seq_ranges(min(stored), until_seq, workers):
+            edge = Frontier(low - 1, self.read_hashes(subtree_nodes(0, low - 1)))
+            tree = TreeCheck(edge, functools.partial(self.tree_hash_rows, session))
+            chunks = self.row_chunks(session, since_seq=low, until_seq=high)
+            found.append(verify_stored_segment(chunks, low, high, marks, tree))
+        return found
 
     def add_checkpoint(self, session: object, checkpoint: Checkpoint) -> None:
         """Keep a checkpoint."""
@@ -330,6 +316,38 @@ class MemoryAuditStore:
         before = len(self._records)
         self._records = [r for r in self._records if r.seq > seq]
         return before - len(self._records)
+
+
+def _columns(record: AuditRecord) -> tuple[Any, ...]:
+    """A record's stored columns (`audit.columns.STORED_COLUMNS`), as the SQL store keeps them."""
+    e = record.entry
+    return (
+        record.seq,
+        record.prev_hash,
+        record.hash,
+        record.body,
+        record.event_id,
+        record.time,
+        e.event,
+        e.action,
+        e.outcome,
+        e.person_id,
+        e.person_name,
+        e.on_behalf_of,
+        e.role,
+        e.party,
+        e.client_id,
+        e.purpose,
+        e.legal_basis,
+        e.subject,
+        e.case_id,
+        canonical_json(dict(e.fields_disclosed)),
+        canonical_json(list(e.fields_withheld)),
+        e.convenant_hash,
+        e.request_id,
+        e.source_address,
+        canonical_json(dict(e.detail)),
+    )
 
 
 if TYPE_CHECKING:

@@ -7,6 +7,12 @@ Tables (own `metadata`, for the broker's Alembic migrations to include):
 - `audit_head` — a single row (id = 1) with the last seq, hash and time, locked by every
   `SqlAuditStore.append`.
 - `audit_checkpoint` — kept signed checkpoints.
+- `audit_tree_hash` — the log's Merkle tree: every complete subtree hash, at the position
+  golang.org/x/mod/sumdb/tlog gives it (`audit.tree`), written with the records that complete
+  it and never deleted (retention purges records, not their leaf hashes).
+
+The JSON columns of `audit_record` are written as the canonical fragments the record's body
+holds (`CanonicalJSON`), so that verification compares them with the body as text.
 
 A migration that creates `audit_head` must insert `GENESIS_HEAD_ROW`; `create_schema` and
 `metadata.create_all` do so themselves, and `append` also inserts it when it is missing.
@@ -14,7 +20,7 @@ A migration that creates `audit_head` must insert `GENESIS_HEAD_ROW`; `create_sc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -37,6 +43,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from .chain import GENESIS_HASH
+from .columns import canonical_json
 
 __all__ = [
     "AUDIT_RECORD_STORAGE",
@@ -45,6 +52,8 @@ __all__ = [
     "AuditCheckpointRow",
     "AuditHeadRow",
     "AuditRecordRow",
+    "AuditTreeHashRow",
+    "CanonicalJSON",
     "UTCDateTime",
     "create_schema",
     "metadata",
@@ -96,6 +105,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class CanonicalJSON(TypeDecorator[Any]):
+    """JSON written as its canonical text (compact, sorted keys, UTF-8): the fragment the
+    record's canonical bytes hold. Read back as JSON."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None]:
+        def process(value: Any) -> str | None:
+            return None if value is None else canonical_json(value)
+
+        return process
+
+
 class AuditBase(DeclarativeBase):
     """Declarative base of the audit tables (own metadata)."""
 
@@ -125,12 +148,12 @@ class AuditRecordRow(AuditBase):
     legal_basis: Mapped[str | None] = mapped_column(String(200))
     subject: Mapped[str | None] = mapped_column(String(128))
     case_id: Mapped[str | None] = mapped_column(String(128))
-    fields_disclosed: Mapped[dict[str, str]] = mapped_column(JSON)
-    fields_withheld: Mapped[list[str]] = mapped_column(JSON)
+    fields_disclosed: Mapped[dict[str, str]] = mapped_column(CanonicalJSON())
+    fields_withheld: Mapped[list[str]] = mapped_column(CanonicalJSON())
     convenant_hash: Mapped[str | None] = mapped_column(String(80))
     request_id: Mapped[str | None] = mapped_column(String(128))
     source_address: Mapped[str | None] = mapped_column(String(45))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    detail: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON())
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (
@@ -170,6 +193,15 @@ class AuditCheckpointRow(AuditBase):
     head_hash: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     signature: Mapped[str] = mapped_column(String(128))
+
+
+class AuditTreeHashRow(AuditBase):
+    """One stored hash of the log's Merkle tree, at its tlog position."""
+
+    __tablename__ = "audit_tree_hash"
+
+    idx: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 @event.listens_for(AuditHeadRow.__table__, "after_create")

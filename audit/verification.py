@@ -18,65 +18,17 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .chain import GENESIS_HASH, Chained, Head, Link, _advance, chain_hash
 from .checkpoint import Checkpoint, verify_checkpoint
+from .findings import REASONS, Verification, broken
 from .record import ENCODING_PREFIX
 
 __all__ = ["REASONS", "Verification", "verify"]
-
-# Why a verification failed; `Verification.reason` is one of these codes.
-REASONS: Final[Mapping[str, str]] = {
-    "checkpoint_signature": "a checkpoint is not validly signed by a trusted key",
-    "checkpoint_conflict": "two checkpoints name different hashes for the same seq",
-    "unanchored_start": "the log does not start at genesis nor at a checkpoint",
-    "sequence_gap": "a seq is missing (a record was removed or moved)",
-    "sequence_repeat": "a seq comes again (a record was inserted, duplicated or moved)",
-    "renumbered": "a record's stored seq differs from its place (removed/inserted, renumbered)",
-    "hash_mismatch": "a record's content does not match its hash",
-    "broken_link": "a record does not chain to the record before it",
-    "checkpoint_mismatch": "the chain does not reach a checkpoint's hash (rewritten and rehashed)",
-    "truncated": "records a checkpoint or the head vouch for are missing at the end",
-    "head_mismatch": "the log goes past or differs from its recorded head",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    """The outcome of `verify`: intact, or the first bad seq with a reason code and why."""
-
-    is_intact: bool
-    records_checked: int
-    first_seq: int | None
-    last_seq: int | None
-    head_hash: str
-    anchor_seq: int
-    checkpoints_matched: int
-    signatures_checked: bool
-    first_bad_seq: int | None = None
-    reason: str | None = None
-    description: str = "intact"
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (for the CLI and the privacy officer's page)."""
-        return {
-            "is_intact": self.is_intact,
-            "records_checked": self.records_checked,
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-            "head_hash": self.head_hash,
-            "anchor_seq": self.anchor_seq,
-            "checkpoints_matched": self.checkpoints_matched,
-            "signatures_checked": self.signatures_checked,
-            "first_bad_seq": self.first_bad_seq,
-            "reason": self.reason,
-            "description": self.description,
-        }
 
 
 class _Mark(NamedTuple):
@@ -124,7 +76,7 @@ def _checked_points(
     by_seq: dict[int, str] = {}
     for cp in points:
         if keys is not None and not verify_checkpoint(cp, keys):
-            return _broken(
+            return broken(
                 "checkpoint_signature",
                 None,
                 f"checkpoint at seq {cp.seq} (key {cp.key_id}) is not validly signed by a "
@@ -132,41 +84,13 @@ def _checked_points(
                 signatures_checked=True,
             )
         if by_seq.setdefault(cp.seq, cp.head_hash) != cp.head_hash:
-            return _broken(
+            return broken(
                 "checkpoint_conflict",
                 cp.seq,
                 f"two checkpoints at seq {cp.seq} name different head hashes",
                 signatures_checked=keys is not None,
             )
     return points
-
-
-def _broken(
-    reason: str,
-    first_bad_seq: int | None,
-    description: str,
-    *,
-    signatures_checked: bool,
-    records_checked: int = 0,
-    first_seq: int | None = None,
-    last_seq: int | None = None,
-    head_hash: str = GENESIS_HASH,
-    anchor_seq: int = 0,
-    checkpoints_matched: int = 0,
-) -> Verification:
-    return Verification(
-        is_intact=False,
-        records_checked=records_checked,
-        first_seq=first_seq,
-        last_seq=last_seq,
-        head_hash=head_hash,
-        anchor_seq=anchor_seq,
-        checkpoints_matched=checkpoints_matched,
-        signatures_checked=signatures_checked,
-        first_bad_seq=first_bad_seq,
-        reason=reason,
-        description=description,
-    )
 
 
 def _body_seq(body: bytes) -> int | None:
@@ -180,10 +104,14 @@ def _body_seq(body: bytes) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _as_link(record: Chained) -> Link:
-    """`record` as a `Link` (re-encoded when it is an `AuditRecord`)."""
+def _as_link(record: Chained | tuple[Any, ...]) -> Link:
+    """`record` as a `Link` (re-encoded when it is an `AuditRecord`; a plain stored row
+    (seq, prev_hash, hash, body) as it is)."""
     if type(record) is Link:
         return record
+    if type(record) is tuple:
+        return Link._make(record)
+    assert not isinstance(record, tuple)
     return Link(record.seq, record.prev_hash, record.hash, record.body)
 
 
@@ -214,9 +142,10 @@ class _Run:
         self.confirmed = 0
         self.last_seq: int | None = None
         self.last_hash = GENESIS_HASH
+        self.keep: Callable[[bytes], object] | None = None  # takes each accepted leaf hash
 
     def fail(self, reason: str, first_bad_seq: int | None, description: str) -> Verification:
-        return _broken(
+        return broken(
             reason,
             first_bad_seq,
             description,
@@ -241,20 +170,25 @@ class _Run:
             signatures_checked=self.signatures_checked,
         )
 
-    def verify(self, records: Iterator[Chained]) -> Verification:
-        first = next(records, None)
-        if first is None:
+    def verify(self, records: Iterator[Any]) -> Verification:
+        """Verify `records` in seq order: `Chained` records, or plain stored rows (seq,
+        prev_hash, hash, body), which the hot loop takes as they come."""
+        given: Any = next(records, None)
+        if given is None:
             return self.verify_empty()
+        first = _as_link(given)
         problem = self.anchor_start(first)
         if problem is not None:
             return problem
         marks = [m for m in self.marks if m.seq >= self.start]
         mark_index = 0
-        stream = map(_as_link, itertools.chain((first,), records))
-        expected, last_hash, previous = self.start, first.prev_hash, _as_link(first)
+        rest = itertools.chain((given,), records)
+        stream: Iterator[Any] = rest if isinstance(given, tuple) else map(_as_link, rest)
+        expected, last_hash = self.start, first.prev_hash
+        previous: Any = first
         while True:
             until = marks[mark_index].seq if mark_index < len(marks) else -1
-            stop = _advance(stream, expected, last_hash, previous, until)
+            stop = _advance(stream, expected, last_hash, previous, until, self.keep)
             expected, last_hash, previous = stop.expected, stop.last_hash, stop.previous
             if stop.culprit is not None:
                 self.reached(expected, last_hash)
@@ -264,7 +198,9 @@ class _Run:
                         expected,
                         f"record {expected} was altered: its content does not match its hash",
                     )
-                return self.diagnose(stop.culprit, previous, expected, stream, marks, mark_index)
+                return self.diagnose(
+                    _as_link(stop.culprit), _as_link(previous), expected, stream, marks, mark_index
+                )
             if expected != until + 1:
                 break  # the records ended
             while mark_index < len(marks) and marks[mark_index].seq == until:
@@ -272,15 +208,16 @@ class _Run:
                 if mark.hash != last_hash:
                     # A tampering local to this record shows in the next one; a chain
                     # rewritten from some record on does not, and the mark only bounds it.
-                    successor = next(stream, None)
+                    following = next(stream, None)
+                    successor = None if following is None else _as_link(following)
                     if successor is not None and (
                         successor.seq != expected or successor.prev_hash != last_hash
                     ):
                         self.reached(expected, last_hash)
                         return self.diagnose(
-                            successor, previous, expected, stream, marks, mark_index
+                            successor, _as_link(previous), expected, stream, marks, mark_index
                         )
-                    self.reached(until, previous.prev_hash)
+                    self.reached(until, _as_link(previous).prev_hash)
                     return self.fail(
                         "checkpoint_mismatch",
                         self.confirmed + 1,
@@ -380,7 +317,7 @@ class _Run:
         record: Chained,
         previous: Chained,
         expected: int,
-        rest: Iterator[Chained],
+        rest: Iterator[Any],
         marks: Sequence[_Mark],
         mark_index: int,
     ) -> Verification:
@@ -419,7 +356,8 @@ class _Run:
         # `record`'s link was. Whichever the rest of the chain vouches for is authentic.
         vouched = False
         if _self_consistent(record):
-            successor = next(rest, None)
+            following = next(rest, None)
+            successor = None if following is None else _as_link(following)
             if successor is not None:
                 vouched = (
                     successor.seq == record.seq + 1

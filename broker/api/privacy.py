@@ -22,6 +22,7 @@ from broker.privacy.audit_log import (
     public_key_pem,
     query_audit,
     verification_entry,
+    verification_problem,
     verify_log,
 )
 
@@ -163,14 +164,17 @@ def audit_query() -> Response:
 @privacy.get("/audit/verify")
 @declare(
     Operation(
-        "Verify the chain up to its head against the kept checkpoints",
+        "Verify the log whole: every column of every record, the chain, the tree, purged "
+        "records and what lies past the head, against the kept checkpoints",
         (Answer(200, "Intact, or the first bad seq and why", out.VERIFICATION),),
         params=(_DEEP,),
-        problems=(400, 403),
+        problems=(400, 403, 503),
     )
 )
 def audit_verify() -> Response:
-    """Verify the chain up to its head against the kept checkpoints."""
+    """Verify the log whole against the kept checkpoints: every column of every record, the
+    chain, the tree, purged records and what lies past the head. A log that cannot be
+    appended to answers 503 with what the verification found."""
     ctx = officer_context("toezicht")
     deep = _DEEP.read()
     rt = runtime()
@@ -178,7 +182,10 @@ def audit_verify() -> Response:
     session.rollback()  # end the request's transaction: on SQLite it holds the write lock
     with read_session() as reader:
         result = verify_log(reader, rt, deep=deep)
-    audit_and_commit(session, rt, [verification_entry(ctx, result)])
+    try:
+        audit_and_commit(session, rt, [verification_entry(ctx, result)])
+    except Problem:
+        raise verification_problem(result) from None
     return jsonify(result.as_dict())
 
 

@@ -322,7 +322,15 @@ VERIFICATION = {
     "signatures_checked": BOOL,
     "first_bad_seq": _null(INT),
     "reason": _null(STR),
+    "column": _null(STR),
     "head_hash": _null(STR),
+    "columns_checked": BOOL,
+    "tree_hashes_checked": COUNT,
+    "tree_size": _null(COUNT),
+    "tree_root": _null(STR),
+    "purged": COUNT,
+    "purged_checked": BOOL,
+    "checked": _list(STR),
 }
 CHECKPOINT = {
     "format": STR,

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 
 from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, load_public_key_file
 from broker.core.context import Context, audit_and_commit
+from broker.core.problems import Problem
 from broker.core.runtime import read_session, runtime, transaction
 from broker.privacy.audit_log import (
     make_checkpoint,
@@ -45,25 +46,35 @@ def audit_group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A checkpoint kept outside the broker (repeatable).",
 )
-@click.option("--deep", is_flag=True, help="Also re-encode every record from its columns.")
+@click.option("--deep", is_flag=True, help="Also decode and validate every record's body (slower).")
 @with_appcontext
 def verify_command(checkpoint_files: tuple[Path, ...], deep: bool) -> None:
-    """Verify the chain; exit 1 naming the first bad seq."""
+    """Verify the log whole: every column of every record, the chain, the tree, purged records
+    and what lies past the head; exit 1 naming the first bad seq."""
     rt = runtime()
     try:
         outside = [checkpoint_from_json(p.read_text()) for p in checkpoint_files]
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from None
     with read_session() as reader:
-        kept = rt.audit.checkpoints(reader)
-        result = verify_stored(
-            reader, rt, deep=deep, checkpoints=kept + outside if outside else None
-        )
-    with transaction() as session:
-        audit_and_commit(session, rt, [verification_entry(_OPERATOR, result, cli=True)])
+        result = verify_stored(reader, rt, deep=deep, outside=outside)
     _report(result.as_dict())
+    is_recorded = True
+    try:
+        with transaction() as session:
+            audit_and_commit(session, rt, [verification_entry(_OPERATOR, result, cli=True)])
+    except Problem:
+        is_recorded = False
     if not result.is_intact:
-        click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.description}", err=True)
+        where = f" (column {result.column})" if result.column else ""
+        seq = result.first_bad_seq if result.first_bad_seq is not None else "-"
+        click.echo(f"BROKEN at seq {seq}{where}: {result.description}", err=True)
+    if not is_recorded:
+        click.echo(
+            "this verification could not be recorded: the audit log cannot be appended to",
+            err=True,
+        )
+    if not result.is_intact or not is_recorded:
         sys.exit(1)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,8 +25,9 @@ from audit import (
     checkpoint_to_json,
     public_key_to_pem,
     sign_checkpoint,
+    unreadable,
+    verify_store,
 )
-from audit.store import verify_store
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
@@ -39,6 +40,7 @@ __all__ = [
     "query_audit",
     "record_dict",
     "verification_entry",
+    "verification_problem",
     "verify_log",
 ]
 
@@ -111,15 +113,34 @@ def verify_log(
     rt: Runtime,
     *,
     deep: bool = False,
-    checkpoints: list[Checkpoint] | None = None,
+    outside: Sequence[Checkpoint] = (),
 ) -> Verification:
-    """Verify the stored chain against its (or the given) checkpoints and our public key."""
+    """Verify the stored log whole (every column, the chain, the tree, purged records, what
+    lies past the head) against its kept checkpoints, those kept `outside` the broker, and
+    our public key. Never raises: a log that cannot be read is a finding."""
+    public_key = rt.checkpoint_key.public_key()
+    checkpoints = None
+    if outside:
+        try:
+            checkpoints = [*rt.audit.checkpoints(session), *outside]
+        except SQLAlchemyError as exc:
+            session.rollback()
+            return unreadable(exc, signatures_checked=True)
     return verify_store(
-        rt.audit,
-        session,
-        checkpoints=checkpoints,
-        public_key=rt.checkpoint_key.public_key(),
-        deep=deep,
+        rt.audit, session, checkpoints=checkpoints, public_key=public_key, deep=deep
+    )
+
+
+def verification_problem(result: Verification) -> Problem:
+    """The 503 when a verification's own audit record cannot be written: the log cannot be
+    appended to; what the verification found comes with it (no record's content)."""
+    return Problem(
+        503,
+        "audit_unavailable",
+        "The audit log could not be written, so this verification is not recorded. What it "
+        "found is included: a log that cannot be appended to is usually a broken one.",
+        verification=result.as_dict(),
+        audit={"skip": True},
     )
 
 
@@ -162,7 +183,11 @@ def verification_entry(ctx: Context, result: Verification, **detail: Any) -> Aud
         detail={
             "intact": result.is_intact,
             "first_bad_seq": result.first_bad_seq,
+            "reason": result.reason,
+            "column": result.column,
             "records": result.records_checked,
+            "tree_hashes": result.tree_hashes_checked,
+            "purged": result.purged,
             **detail,
         },
     )

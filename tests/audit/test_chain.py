@@ -22,6 +22,7 @@ from audit import (
     decode,
     encode,
     generate_signing_key,
+    leaf_hash,
     seal,
     sign_checkpoint,
     verify,
@@ -41,7 +42,8 @@ GOLDEN_BODY = (
     b'"event_id":"00000000-0000-4000-8000-000000000001","seq":1,'
     b'"time":"2026-01-05T09:00:00.123456Z"}'
 )
-GOLDEN_HASH = "2076fa4e04836194fbc15626c999ef5958c584586cdc8bbb65de57b83e21a179"
+# The v1 chain hashed the body itself: SHA-256("multiteam.audit.chain.v1\0" || prev || body).
+GOLDEN_HASH_V1 = "2076fa4e04836194fbc15626c999ef5958c584586cdc8bbb65de57b83e21a179"
 
 
 def golden_entry() -> AuditEntry:
@@ -83,8 +85,12 @@ def test_the_encoding_and_hash_are_fixed() -> None:
         event_id="00000000-0000-4000-8000-000000000001",
     )
     assert record.body == GOLDEN_BODY
-    expected = hashlib.sha256(b"multiteam.audit.chain.v1\x00" + bytes(32) + GOLDEN_BODY)
-    assert record.hash == expected.hexdigest() == GOLDEN_HASH
+    leaf = hashlib.sha256(b"\x00" + GOLDEN_BODY).digest()  # RFC 9162 §2.1.1 leaf hash
+    assert leaf_hash(GOLDEN_BODY) == leaf
+    expected = hashlib.sha256(b"multiteam.audit.chain.v2\x00" + bytes(32) + leaf)
+    assert record.hash == expected.hexdigest()
+    v1 = hashlib.sha256(b"multiteam.audit.chain.v1\x00" + bytes(32) + GOLDEN_BODY)
+    assert v1.hexdigest() == GOLDEN_HASH_V1 != record.hash
 
 
 def test_the_encoding_is_plain_canonical_json() -> None:

@@ -25,8 +25,10 @@ from audit import (
     Checkpoint,
     Head,
     Link,
+    Segment,
     encode,
     generate_signing_key,
+    leaf_hash,
     seal,
     seq_ranges,
     sign_checkpoint,
@@ -401,8 +403,10 @@ def test_a_stretch_with_a_bad_link_inside_or_a_record_missing_at_its_edge_is_not
     entry = AuditEntry(event="case.view", action="read", outcome="success", subject="psn:a")
     records = audit_chain_of([entry] * 6)
     links = as_form(records, "links")
-    sound = verify_segment(links[1:4], 2, 4, {3, 6})
-    assert sound == (2, 4, True, records[0].hash, records[3].hash, ((3, records[2].hash),))
+    leaves: list[bytes] = []
+    sound = verify_segment(links[1:4], 2, 4, {3, 6}, keep=leaves.append)
+    assert sound == Segment(2, 4, True, records[0].hash, records[3].hash, ((3, records[2].hash),))
+    assert leaves == [leaf_hash(r.body) for r in records[1:4]]  # each accepted record's leaf
     assert not verify_segment(links[2:4], 2, 4).is_sound  # seq 2 missing at the start
     assert not verify_segment(links[1:3], 2, 4).is_sound  # seq 4 missing at the end
     assert not verify_segment(links[1:5], 2, 4).is_sound  # seq 5 beyond the end

@@ -1,5 +1,5 @@
-"""Many writers, one chain: 2 processes x 8 threads appending on SQLite and PostgreSQL;
-and every acknowledged append survives kill -9 of its writer.
+"""Many writers, one chain and one tree: 2 processes x 8 threads appending on SQLite and
+PostgreSQL; and every acknowledged append survives kill -9 of its writer, tree hashes too.
 
 AUDIT_CONCURRENCY_RECORDS sets the total (default 2,000; the acceptance run uses 10,000).
 """
@@ -14,9 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
-from audit import SqlAuditStore, create_schema, verify_store
+from audit import AuditTreeHashRow, SqlAuditStore, create_schema, leaf_hash, verify_store
+from audit.tlog.merkle import merkle_tree_hash, stored_hash_count, tree_hash
 from broker.storage.db import session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +59,22 @@ def test_concurrent_appends_form_one_chain(db_url: str, db_engine: Engine) -> No
         store = SqlAuditStore()
         result = verify_store(store, session, deep=True)
         assert store.head(session).seq == expected
+        assert_one_tree(store, session, expected, result.tree_root)
     assert result.is_intact, result.description
     assert result.records_checked == expected
+
+
+def assert_one_tree(store: SqlAuditStore, session: Session, size: int, root: str | None) -> None:
+    """The stored tree is the tree of the stored bodies: its root from the stored hashes is
+    the root recomputed from the bodies (and the one verification reported), and it holds
+    exactly tlog's count of hashes."""
+    leaves = [leaf_hash(link.body) for link in store.links(session)]
+    assert len(leaves) == size
+    from_bodies = merkle_tree_hash(leaves)
+    assert tree_hash(size, store.hash_reader(session)) == from_bodies
+    assert root == from_bodies.hex()
+    count = session.scalar(select(func.count()).select_from(AuditTreeHashRow))
+    assert count == stored_hash_count(size)
 
 
 def test_acknowledged_appends_survive_kill_9(db_url: str, db_engine: Engine) -> None:
@@ -86,6 +102,7 @@ def test_acknowledged_appends_survive_kill_9(db_url: str, db_engine: Engine) -> 
         store = SqlAuditStore()
         head = store.head(session)
         result = verify_store(store, session, deep=True)
+        assert_one_tree(store, session, head.seq, result.tree_root)
     assert result.is_intact, result.description
     assert head.seq >= acknowledged
     assert result.records_checked == head.seq

@@ -21,6 +21,7 @@ from audit import (
     AuditEntry,
     AuditHeadRow,
     AuditRecordRow,
+    AuditTreeHashRow,
     Checkpoint,
     Link,
     SqlAuditStore,
@@ -34,7 +35,9 @@ from audit import (
     sign_checkpoint,
     verify_store,
 )
+from audit.tlog.merkle import split_stored_hash_index, stored_hash_count
 from broker.storage.db import make_engine, session_factory
+from tests.audit.forgery import rebuild_tree
 
 N = 37  # records: 8 stretches of 4 or 5 for two workers
 WORKERS = 2
@@ -66,12 +69,15 @@ class Log:
     store: SqlAuditStore
     sessions: sessionmaker[Session]
     rows: Sequence[Mapping[str, Any]]
+    tree: Sequence[Mapping[str, Any]]
 
     def restore(self) -> None:
-        """Put the records and the head back as written."""
+        """Put the records, their tree hashes and the head back as written."""
         with self.sessions.begin() as session:
             session.execute(delete(AuditRecordRow))
             session.execute(insert(RECORDS), [dict(row) for row in self.rows])
+            session.execute(delete(AuditTreeHashRow))
+            session.execute(insert(AuditTreeHashRow), [dict(row) for row in self.tree])
             last = self.rows[-1]
             session.execute(
                 update(AuditHeadRow).values(seq=last["seq"], hash=last["hash"], time=last["time"])
@@ -103,7 +109,8 @@ def log(db_engine: Engine) -> Log:
         store.append(session, [view(i) for i in range(N)])
     with sessions() as session:
         rows = session.execute(select(RECORDS).order_by(RECORDS.c.seq)).mappings().all()
-    return Log(store, sessions, rows)
+        tree = session.execute(select(AuditTreeHashRow.__table__)).mappings().all()
+    return Log(store, sessions, rows, tree)
 
 
 def link_at(session: Session, seq: int) -> Link:
@@ -152,11 +159,15 @@ def rewrite_from(session: Session, k: int) -> None:
         )
         prev_hash = forged.hash
     session.execute(update(AuditHeadRow).values(seq=links[-1].seq, hash=prev_hash))
+    rebuild_tree(session)
 
 
-def cut_after(session: Session, keep: int) -> None:
-    """Delete the records after `keep` and point the head at `keep`."""
+def cut_after(session: Session, keep: int, *, tree_too: bool = True) -> None:
+    """Delete the records after `keep` (and, `tree_too`, their tree hashes) and point the head
+    at `keep`."""
     session.execute(delete(AuditRecordRow).where(AuditRecordRow.seq > keep))
+    if tree_too:
+        rebuild_tree(session, keep)
     session.execute(update(AuditHeadRow).values(seq=keep, hash=link_at(session, keep).hash))
 
 
@@ -213,6 +224,12 @@ def test_truncation_and_a_recomputed_chain_are_caught_by_a_kept_checkpoint(log: 
     """A kept checkpoint catches a cut-off end and a recomputed chain, as in one pass."""
     checkpoint = sign_checkpoint(KEY, N, log.rows[-1]["hash"])
     with log.sessions.begin() as session:
+        cut_after(session, 20, tree_too=False)
+    parallel, one_pass = log.both()  # the tree hashes left behind tell
+    assert parallel == one_pass
+    assert (parallel.reason, parallel.first_bad_seq) == ("tree_hash_extra", 21)
+    log.restore()
+    with log.sessions.begin() as session:
         cut_after(session, 20)
     assert log.both()[0].is_intact  # the database alone cannot tell
     parallel, one_pass = log.both([checkpoint], public_key=KEY.public_key())
@@ -228,18 +245,20 @@ def test_truncation_and_a_recomputed_chain_are_caught_by_a_kept_checkpoint(log: 
     assert parallel.first_bad_seq is not None and parallel.first_bad_seq <= 9
 
 
-def test_the_deep_pass_still_finds_a_changed_column(log: Log) -> None:
-    """A column changed behind the stored bytes is not in the fast pass; deep names its seq."""
+def test_a_changed_column_is_named_by_the_plain_pass_at_the_end_of_a_stretch(log: Log) -> None:
+    """A column changed behind the stored bytes, where stretches meet: the plain pass names
+    its seq and the column, in stretches as in one pass; so does the deep pass."""
     (_, end), _ = log.stretches()[:2]
     with log.sessions.begin() as session:
         session.execute(
             update(AuditRecordRow).where(AuditRecordRow.seq == end).values(subject="psn:other")
         )
-    fast, _ = log.both()
-    assert fast.is_intact
-    parallel, one_pass = log.both(deep=True)
-    assert parallel == one_pass
-    assert (parallel.reason, parallel.first_bad_seq) == ("hash_mismatch", end)
+    for deep in (False, True):
+        parallel, one_pass = log.both(deep=deep)
+        assert parallel == one_pass
+        found = (parallel.reason, parallel.first_bad_seq, parallel.column)
+        assert found == ("column_mismatch", end, "subject"), parallel.description
+        assert parallel.records_checked == end - 1
 
 
 def test_records_this_session_has_not_committed_are_verified_too(log: Log) -> None:
@@ -287,7 +306,18 @@ def test_an_in_memory_database_is_verified_in_one_pass() -> None:
     assert result.is_intact and result.records_checked == 9
 
 
-KINDS = ["none", "change", "rehash", "delete", "delete_range", "swap", "truncate", "recompute"]
+KINDS = [
+    "none",
+    "change",
+    "rehash",
+    "delete",
+    "delete_range",
+    "swap",
+    "truncate",
+    "recompute",
+    "column",
+    "tree",
+]
 
 
 @settings(
@@ -325,6 +355,20 @@ def test_a_tampered_store_verified_in_stretches_gives_the_one_pass_answer(
         elif kind == "recompute":
             rewrite_from(session, k)
             checkpoints = [sign_checkpoint(KEY, N, log.rows[-1]["hash"])]
+        elif kind == "column":
+            session.execute(
+                update(AuditRecordRow).where(AuditRecordRow.seq == k).values(party="om")
+            )
+            expected = k
+        elif kind == "tree":
+            position = data.draw(st.integers(0, stored_hash_count(N) - 1), label="position")
+            level, index = split_stored_hash_index(position)
+            session.execute(
+                update(AuditTreeHashRow)
+                .where(AuditTreeHashRow.idx == position)
+                .values(hash=bytes(32))
+            )
+            expected = (index + 1) << level
     parallel, one_pass = log.both(checkpoints, workers=workers)
     assert parallel == one_pass
     assert parallel.is_intact == (kind == "none")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import Engine, MetaData, String, func, inspect, select, text
+from sqlalchemy import Engine, MetaData, String, func, inspect, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from audit import (
@@ -15,6 +15,7 @@ from audit import (
     AuditEntry,
     AuditQuery,
     AuditRecordRow,
+    AuditTreeHashRow,
     AuditWriteError,
     Head,
     MemoryAuditStore,
@@ -23,11 +24,22 @@ from audit import (
     checkpoint_to_json,
     create_schema,
     generate_signing_key,
+    leaf_hash,
     metadata,
     sign_checkpoint,
     verify_store,
 )
+from audit.tlog.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    merkle_tree_hash,
+    stored_hash_count,
+    tree_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from broker.storage.db import make_engine, session_factory
+from tests.audit.forgery import rebuild_tree
 
 T0 = datetime(2026, 2, 2, 8, 0, tzinfo=UTC)
 
@@ -80,17 +92,20 @@ def view(subject: str | None = "psn:a", **changes: object) -> AuditEntry:
     return AuditEntry(**fields)  # type: ignore[arg-type]
 
 
+TABLES = {"audit_record", "audit_head", "audit_checkpoint", "audit_tree_hash"}
+
+
 def test_the_schema_has_the_documented_tables_and_a_genesis_head(db_engine: Engine) -> None:
-    """create_schema makes the three tables, the subject index and the genesis head row."""
+    """create_schema makes the four tables, the subject index and the genesis head row."""
     create_schema(db_engine)
     create_schema(db_engine)  # idempotent
     inspector = inspect(db_engine)
-    assert {"audit_record", "audit_head", "audit_checkpoint"} <= set(inspector.get_table_names())
+    assert set(inspector.get_table_names()) >= TABLES
     indexes = {ix["name"] for ix in inspector.get_indexes("audit_record")}
     assert "ix_audit_record_subject_seq" in indexes
     with session_factory(db_engine)() as session:
         assert SqlAuditStore().head(session) == Head(0, GENESIS_HASH, None)
-    assert set(metadata.tables) == {"audit_record", "audit_head", "audit_checkpoint"}
+    assert set(metadata.tables) == TABLES
 
 
 def test_appends_chain_and_read_back_as_written(sessions: sessionmaker[Session]) -> None:
@@ -187,6 +202,11 @@ def test_checkpoints_are_kept_and_catch_a_truncated_log(sessions: sessionmaker[S
         session.execute(text("DELETE FROM audit_checkpoint"))
         kept = list(store.links(session))
         session.execute(text("UPDATE audit_head SET seq = 3, hash = :h"), {"h": kept[-1].hash})
+    with sessions() as session:  # the tree hashes of records 4 and 5 are still stored
+        left = verify_store(store, session)
+    assert (left.reason, left.first_bad_seq) == ("tree_hash_extra", 4), left.description
+    with sessions.begin() as session:  # and deletes those too
+        rebuild_tree(session, 3)
     with sessions() as session:
         assert verify_store(store, session).is_intact  # the database alone cannot tell
         result = verify_store(
@@ -199,16 +219,20 @@ def test_checkpoints_are_kept_and_catch_a_truncated_log(sessions: sessionmaker[S
 
 
 def test_tampered_rows_are_found(sessions: sessionmaker[Session]) -> None:
-    """A changed body is found by the fast pass; a changed column by the deep pass."""
+    """A changed column and a changed body are both named by the plain pass (and the deep)."""
     store = SqlAuditStore()
     with sessions.begin() as session:
         store.append(session, [view(f"psn:s{i}") for i in range(6)])
     with sessions.begin() as session:
         session.execute(text("UPDATE audit_record SET subject = 'psn:other' WHERE seq = 4"))
     with sessions() as session:
-        assert verify_store(store, session).is_intact
-        deep = verify_store(store, session, deep=True)
-    assert (deep.reason, deep.first_bad_seq) == ("hash_mismatch", 4)
+        for deep in (False, True):
+            found = verify_store(store, session, deep=deep)
+            assert (found.reason, found.first_bad_seq, found.column) == (
+                "column_mismatch",
+                4,
+                "subject",
+            ), found.description
     with sessions.begin() as session:
         session.execute(text("UPDATE audit_record SET subject = 'psn:s3' WHERE seq = 4"))
         body = session.scalar(select(AuditRecordRow.body).where(AuditRecordRow.seq == 2))
@@ -243,6 +267,55 @@ def test_a_purge_needs_an_anchor_and_keeps_the_log_verifiable(
         result = verify_store(store, session, public_key=key.public_key(), deep=True)
     assert result.is_intact, result.description
     assert (result.anchor_seq, result.first_seq, result.last_seq) == (3, 4, 7)
+    assert (result.purged, result.purged_checked, result.records_checked) == (3, True, 4)
+    assert "records 1..3: purged by retention, content not checked" in result.checked()[0]
+
+
+def test_purged_records_keep_what_the_tree_needs(sessions: sessionmaker[Session]) -> None:
+    """After a purge the root and old proofs still verify from the stored hashes; the purged
+    range is reported as such; a kept leaf hash changed (or the chain over the kept leaves
+    recomputed) is named."""
+    store = SqlAuditStore()
+    key = generate_signing_key()
+    with sessions.begin() as session:
+        written = store.append(session, [view(f"psn:s{i}") for i in range(8)])
+        store.add_checkpoint(session, sign_checkpoint(key, 5, written[4].hash))
+        reader = store.hash_reader(session)
+        root_8 = tree_hash(8, reader)
+        proof = inclusion_proof(2, 8, reader)
+    leaves = [leaf_hash(r.body) for r in written]
+    assert root_8 == merkle_tree_hash(leaves)
+    with sessions.begin() as session:
+        assert store.purge_through(session, 5) == 5
+        (last,) = store.append(session, [view("psn:after")])
+    with sessions() as session:
+        reader = store.hash_reader(session)
+        assert tree_hash(8, reader) == root_8
+        assert inclusion_proof(2, 8, reader) == proof
+        assert verify_inclusion(leaves[2], 2, 8, proof, root_8)
+        root_9 = tree_hash(9, reader)
+        assert verify_consistency(8, 9, root_8, root_9, consistency_proof(8, 9, reader))
+        result = verify_store(store, session, public_key=key.public_key())
+    assert result.is_intact, result.description
+    assert (result.purged, result.purged_checked) == (5, True)
+    assert (result.first_seq, result.last_seq, result.records_checked) == (6, 9, 4)
+    assert (
+        result.tree_root == root_9.hex() == merkle_tree_hash([*leaves, leaf_hash(last.body)]).hex()
+    )
+    tree = AuditTreeHashRow.__table__.c
+    with sessions.begin() as session:  # the kept leaf hash of purged record 2 is changed
+        session.execute(
+            update(AuditTreeHashRow).where(tree.idx == stored_hash_count(1)).values(hash=bytes(32))
+        )
+    with sessions() as session:
+        changed = verify_store(store, session, public_key=key.public_key())
+    assert (changed.reason, changed.first_bad_seq) == ("tree_hash_mismatch", 2)
+    assert changed.purged == 5
+    with sessions.begin() as session:  # and the tree over the kept leaves recomputed too
+        rebuild_tree(session, 9)
+    with sessions() as session:
+        rebuilt = verify_store(store, session, public_key=key.public_key())
+    assert (rebuilt.reason, rebuilt.first_bad_seq) == ("purged_mismatch", 1)
 
 
 def test_verification_can_start_at_a_checkpoint(sessions: sessionmaker[Session]) -> None:

@@ -18,7 +18,7 @@ from broker.storage.db import session_factory
 
 TINY = [
     *("--quick", "--records", "2000", "--queries", "20", "--appends", "20", "--batches", "2"),
-    *("--workers", "2"),
+    *("--workers", "2", "--writer-transactions", "3"),
 ]
 
 
@@ -60,18 +60,24 @@ def test_quick_run_checks_verification_queries_and_appends(
     assert "sha256sum's digest equals the digest of the bodies as sealed" in out
     assert "every query returned exactly its subject's records, in seq order" in out
     assert "the appended records verify intact on every backend" in out
-    assert "targets (from the issue)" in out
+    assert "their columns and tree hashes too" in out
+    assert "verify_store also compared every stored column of every record" in out
+    assert "plain insert of the same rows" in out
+    assert "targets (from the issues)" in out
 
 
 def test_bulk_loaded_rows_read_back_as_the_sealed_records(
     chain: bench.Chain, db_engine: Engine
 ) -> None:
-    """The deep verification re-encodes every row from its columns: the bulk load stored
-    exactly what `SqlAuditStore.append` would have."""
+    """Verification, plain and deep, finds every column what its body says and the stored tree
+    the bodies' tree: the bulk load stored exactly what `SqlAuditStore.append` would have."""
     with Session(db_engine) as session:
         result = verify_store(SqlAuditStore(), session, public_key=chain.public_key, deep=True)
+        plain = verify_store(SqlAuditStore(), session, public_key=chain.public_key)
     assert result.is_intact, result.description
+    assert plain == result
     assert result.records_checked == 300
+    assert result.tree_root == chain.tree_root
     assert result.checkpoints_matched == 1
     assert result.head_hash == chain.head.hash
 

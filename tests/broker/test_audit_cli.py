@@ -18,6 +18,7 @@ from flask import Flask
 import broker.main
 from audit import (
     GENESIS_HASH,
+    AuditEntry,
     chain_hash,
     checkpoint_from_json,
     decode,
@@ -25,6 +26,7 @@ from audit import (
     generate_signing_key,
     load_public_key,
     public_key_to_pem,
+    seal,
     sign_checkpoint,
     verify_checkpoint,
 )
@@ -35,6 +37,7 @@ from broker.main import cli
 from broker.privacy.audit_log import purge_audit, verify_log
 from broker.privacy.export import export_lines, verify_export
 from broker.storage.models import utcnow
+from tests.audit.forgery import insert_record, rebuild_tree
 from tests.broker.conftest import Api
 from tests.broker.test_privacy_api import execute, scenario_one, scenario_three, stored_body
 
@@ -93,18 +96,21 @@ def views_by(api: Api, username: str) -> list[int]:
 
 
 def test_verify_exits_0_when_intact_and_1_naming_the_tampered_seq(api: Api) -> None:
-    """Intact: exit 0; a changed column (--deep) or body: exit 1 naming its seq."""
+    """Intact: exit 0; a changed column or body: exit 1 naming its seq (and the column), with
+    or without --deep."""
     populate(api)
-    intact = audit(api.app, "verify", "--deep")
+    intact = audit(api.app, "verify")
     assert intact.exit_code == 0, intact.output
     assert report(intact)["is_intact"] is True
+    assert report(intact)["columns_checked"] is True
     column, body = views_by(api, "jansen")[0], views_by(api, "bakker")[0]
     execute(api.app, "UPDATE audit_record SET outcome = 'denied' WHERE seq = :seq", seq=column)
-    assert audit(api.app, "verify").exit_code == 0  # the stored bytes are untouched
-    deep = audit(api.app, "verify", "--deep")
-    assert deep.exit_code == 1
-    assert report(deep)["first_bad_seq"] == column
-    assert f"BROKEN at seq {column}:" in deep.stderr
+    for flags in ((), ("--deep",)):
+        found = audit(api.app, "verify", *flags)
+        assert found.exit_code == 1, found.output
+        assert (report(found)["first_bad_seq"], report(found)["column"]) == (column, "outcome")
+        assert f"BROKEN at seq {column} (column outcome):" in found.stderr
+    execute(api.app, "UPDATE audit_record SET outcome = 'success' WHERE seq = :seq", seq=column)
     execute(
         api.app,
         "UPDATE audit_record SET body = :body WHERE seq = :seq",
@@ -113,19 +119,19 @@ def test_verify_exits_0_when_intact_and_1_naming_the_tampered_seq(api: Api) -> N
     )
     broken = audit(api.app, "verify")
     assert broken.exit_code == 1
-    assert report(broken)["first_bad_seq"] == body
+    assert (report(broken)["first_bad_seq"], report(broken)["reason"]) == (body, "hash_mismatch")
     assert f"BROKEN at seq {body}:" in broken.stderr
     runs = [r.entry for r in api.audit_records() if r.entry.event == "audit.verify"]
     assert [(e.detail["intact"], e.detail["first_bad_seq"], e.detail["cli"]) for e in runs] == [
         (True, None, True),
-        (True, None, True),
+        (False, column, True),
         (False, column, True),
         (False, body, True),
     ]
 
 
-def test_deep_verify_names_the_first_bad_seq_of_both_kinds(api: Api) -> None:
-    """--deep with a changed column at seq a and a changed body at a later seq b names a."""
+def test_verify_names_the_first_bad_seq_of_both_kinds(api: Api) -> None:
+    """A changed column at seq a and a changed body at a later seq b: a is named."""
     populate(api)
     column, body = views_by(api, "jansen")[0], views_by(api, "bakker")[0]
     assert column < body
@@ -136,9 +142,55 @@ def test_deep_verify_names_the_first_bad_seq_of_both_kinds(api: Api) -> None:
         seq=body,
         body=stored_body(api.app, body).replace(b'"person_id":"bakker"', b'"person_id":"visser"'),
     )
-    deep = audit(api.app, "verify", "--deep")
-    assert deep.exit_code == 1
-    assert report(deep)["first_bad_seq"] == column
+    for flags in ((), ("--deep",)):
+        found = audit(api.app, "verify", *flags)
+        assert found.exit_code == 1
+        assert report(found)["first_bad_seq"] == column
+
+
+def forge_past_head(app: Flask) -> int:
+    """A record chained after the head and stored, the head row untouched (as an intruder
+    with write access to the database could); its seq."""
+    with app.app_context():
+        rt = runtime()
+        session = rt.sessions()
+        try:
+            head = rt.audit.head(session)
+            entry = AuditEntry(event="case.view", action="read", outcome="success")
+            forged = seal(entry, seq=head.seq + 1, prev_hash=head.hash, time=utcnow())
+            insert_record(session, forged)
+            session.commit()
+        finally:
+            session.close()
+    return forged.seq
+
+
+def test_a_record_past_the_head_is_named_and_the_cli_does_not_crash(api: Api) -> None:
+    """A forged record after the head: verify exits 1 naming its seq, says that it could not
+    record itself (the log cannot be appended to), and raises nothing."""
+    populate(api)
+    seq = forge_past_head(api.app)
+    for flags in ((), ("--deep",)):
+        found = audit(api.app, "verify", *flags)
+        assert found.exit_code == 1, found.output
+        assert isinstance(found.exception, SystemExit)  # no traceback
+        assert (report(found)["first_bad_seq"], report(found)["reason"]) == (seq, "head_mismatch")
+        assert f"BROKEN at seq {seq}:" in found.stderr
+        assert "could not be recorded" in found.stderr
+
+
+def test_a_column_that_is_no_valid_member_is_named_by_verify_and_deep(api: Api) -> None:
+    """action = 'frobnicate' in one row: exit 1 naming the seq and the column, with and
+    without --deep (which used to raise AuditEntryError)."""
+    populate(api)
+    seq = views_by(api, "jansen")[0]
+    execute(api.app, "UPDATE audit_record SET action = 'frobnicate' WHERE seq = :seq", seq=seq)
+    for flags in ((), ("--deep",)):
+        found = audit(api.app, "verify", *flags)
+        assert found.exit_code == 1, found.output
+        assert isinstance(found.exception, SystemExit)
+        assert (report(found)["first_bad_seq"], report(found)["column"]) == (seq, "action")
+        assert "not a valid action" in report(found)["description"]
 
 
 def rewrite_chain(app: Flask, seq: int, **changes: Any) -> str:
@@ -173,6 +225,8 @@ def rewrite_chain(app: Flask, seq: int, **changes: Any) -> str:
             app, f"UPDATE audit_record SET {column} = :value WHERE seq = :seq", value=value, seq=seq
         )
     execute(app, "UPDATE audit_head SET hash = :hash WHERE id = 1", hash=prev)
+    with app.app_context(), runtime().engine.begin() as connection:
+        rebuild_tree(connection)  # the tree hashes too: everything the database holds
     return prev
 
 
@@ -404,6 +458,7 @@ def test_purge_deletes_what_is_due_anchored_by_a_checkpoint_and_audited(api: Api
     assert seqs == list(range(k + 1, head + 2))
     assert kept == [k]
     assert result.is_intact and result.anchor_seq == k, result.description
+    assert (result.purged, result.purged_checked) == (k, True)  # their leaf hashes are kept
     assert json.loads(lines[0])["from_seq"] == k + 1
     entry = api.audit_records()[-1].entry
     assert (entry.event, entry.action, entry.purpose) == ("retention.purge", "delete", "toezicht")
@@ -413,6 +468,8 @@ def test_purge_deletes_what_is_due_anchored_by_a_checkpoint_and_audited(api: Api
     seqs, kept, result, _ = chain_state(api.app)
     assert seqs == [head + 2] and kept == [k, head + 1]
     assert result.is_intact and result.anchor_seq == head + 1
+    assert (result.purged, result.records_checked) == (head + 1, 1)
+    assert result.tree_size == head + 2 and result.tree_root is not None
 
 
 def test_the_purge_command_reports_what_is_due(api: Api) -> None:

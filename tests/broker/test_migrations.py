@@ -39,6 +39,7 @@ def test_upgrade_is_idempotent_and_starts_the_chain(db_engine: Engine) -> None:
         "audit_record",
         "audit_head",
         "audit_checkpoint",
+        "audit_tree_hash",
         "alembic_version",
     } <= tables
     with db_engine.connect() as connection:

@@ -399,7 +399,8 @@ def test_a_filter_shaped_like_a_bsn_is_refused_not_a_crash(api: Api) -> None:
 
 @pytest.mark.parametrize("where", ["body", "column"])
 def test_verify_names_the_tampered_seq(api: Api, where: str) -> None:
-    """Intact first; then a changed stored body (fast) or column (deep=1) is named by its seq."""
+    """Intact first; then a changed stored body or column is named by its seq (and the
+    column), by the plain verification as by the deep one."""
     young = scenario_one(api, random.Random(5))
     api.view("jansen", young.case_id)
     api.view("bakker", young.case_id)
@@ -422,16 +423,36 @@ def test_verify_names_the_tampered_seq(api: Api, where: str) -> None:
         )
     else:
         execute(api.app, "UPDATE audit_record SET party = 'om' WHERE seq = :seq", seq=victim.seq)
-        fast = officer(api, "/api/v1/audit/verify")
-        assert fast.json["is_intact"] is True  # the stored bytes are untouched
-    result = officer(api, "/api/v1/audit/verify", deep="true")
-    assert result.status_code == 200
-    assert result.json["is_intact"] is False
-    assert result.json["first_bad_seq"] == victim.seq
-    assert result.json["reason"] == "hash_mismatch"
-    audited = api.audit_records()[-1].entry
-    assert audited.event == "audit.verify"
-    assert (audited.detail["intact"], audited.detail["first_bad_seq"]) == (False, victim.seq)
+    reason, column = ("hash_mismatch", None) if where == "body" else ("column_mismatch", "party")
+    for deep in ("false", "true"):
+        result = officer(api, "/api/v1/audit/verify", deep=deep)
+        assert result.status_code == 200
+        assert result.json["is_intact"] is False
+        assert result.json["first_bad_seq"] == victim.seq
+        assert (result.json["reason"], result.json["column"]) == (reason, column)
+        assert result.json["records_checked"] == victim.seq - 1
+        audited = api.audit_records()[-1].entry
+        assert audited.event == "audit.verify"
+        assert (audited.detail["intact"], audited.detail["first_bad_seq"]) == (False, victim.seq)
+
+
+def test_verify_over_http_names_a_record_past_the_head(api: Api) -> None:
+    """A record stored past the head: the log cannot be appended to, so the verification
+    cannot be recorded: 503 problem, with what it found (the seq past the head)."""
+    from tests.broker.test_audit_cli import forge_past_head
+
+    scenario_one(api, random.Random(6))
+    api.token(OFFICER)  # issued (and audited) while the log can still be appended to
+    seq = forge_past_head(api.app)
+    result = officer(api, "/api/v1/audit/verify")
+    assert result.status_code == 503
+    assert result.mimetype == "application/problem+json"
+    found = result.json["verification"]
+    assert (found["is_intact"], found["first_bad_seq"], found["reason"]) == (
+        False,
+        seq,
+        "head_mismatch",
+    )
 
 
 def test_checkpoints_are_signed_and_published_with_the_key(api: Api) -> None:
