@@ -352,8 +352,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     )
 
 
-def _query_parameters(document: dict[str, Any], path: str, method: str) -> set[str] | None:
-    """The query parameters the OpenAPI document gives an operation (None: not described)."""
+def _query_parameters(
+    document: dict[str, Any], path: str, method: str
+) -> dict[str, dict[str, Any]] | None:
+    """The query parameters the OpenAPI document gives an operation, with their schemas (None:
+    not described)."""
     operations = document["paths"].get(path)
     if operations is None or method.lower() not in operations:
         return None
@@ -367,11 +370,31 @@ def _query_parameters(document: dict[str, Any], path: str, method: str) -> set[s
         return item
 
     items = [*operations.get("parameters", []), *operations[method.lower()].get("parameters", [])]
-    return {p["name"] for p in map(resolved, items) if p.get("in") == "query"}
+    return {
+        p["name"]: resolved(p.get("schema", {}))
+        for p in map(resolved, items)
+        if p.get("in") == "query"
+    }
+
+
+def _value_problem(value: str, schema: dict[str, Any]) -> str | None:
+    """Why a literal query value does not fit its parameter's schema (None: it fits)."""
+    kinds = schema.get("type", "string")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "enum" in schema and value not in schema["enum"]:
+        return f"not one of {schema['enum']}"
+    if "boolean" in kinds and value not in ("true", "false"):
+        return "not true or false"
+    if "integer" in kinds and not re.fullmatch(r"[0-9]+", value):
+        return "not a whole number"
+    if "pattern" in schema and re.search(schema["pattern"], value) is None:
+        return f"does not match {schema['pattern']}"
+    return None
 
 
 def test_every_curl_reaches_a_route_with_known_parameters(app: Flask) -> None:
-    """A moved or renamed endpoint, a wrong method or an unknown parameter fails here."""
+    """A moved or renamed endpoint, a wrong method, an unknown parameter or a literal value the
+    document refuses (deep=1 where it says true or false) fails here."""
     found = curls()
     assert len(found) > 40, "the docs' curl commands were not found"
     adapter = app.url_map.bind("127.0.0.1:8000")
@@ -385,8 +408,12 @@ def test_every_curl_reaches_a_route_with_known_parameters(app: Flask) -> None:
         template = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         known = _query_parameters(document, template, call.method)
         if known is not None:
-            unknown = set(call.query) - known
+            unknown = set(call.query) - set(known)
             assert not unknown, f"{call.where}: {call.method} {template}: unknown {unknown}"
+            for name, values in call.query.items():
+                for value in values:
+                    problem = None if "$" in value else _value_problem(value, known[name])
+                    assert problem is None, f"{call.where}: {name}={value!r}: {problem}"
 
 
 # ── settings and the lock ───────────────────────────────────────────────────────────────────
