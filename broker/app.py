@@ -5,11 +5,13 @@ the request log, and registers the API, the authorization server, the pages and 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from broker import web
 from broker.api.cases import api
@@ -36,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "AUDIENCE": "multiteam-broker",
     "TOKEN_TTL": 900,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "PROXY_HOPS": 0,  # reverse proxies in front whose X-Forwarded-For/-Proto are believed
     "LOG_LEVEL": "INFO",
     "SUBJECT_KEY": None,  # hex; default: generated once in the instance folder
     "PSEUDONYM_KEY": None,  # hex; default: generated once in the instance folder
@@ -60,6 +63,14 @@ DEFAULTS: dict[str, Any] = {
     "EXTERNAL_TOKEN_TYPES": None,  # e.g. ["at+jwt"]; default: typ is not checked
     "EXTERNAL_MAX_TOKEN_LIFETIME": 3600,  # seconds (60-86400) its tokens may live: exp - iat
 }
+
+
+def _proxy_hops(value: Any) -> int:
+    """PROXY_HOPS as a number of proxies, 0 to 5; anything else stops the start, named."""
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-5]", text):
+        raise ValueError(f"BROKER_PROXY_HOPS must be a whole number from 0 to 5, not {text!r}")
+    return int(text)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -87,6 +98,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = instance_secret(instance, "session-key").hex()
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = str(app.config["ISSUER"]).startswith("https://")
+    hops = _proxy_hops(app.config["PROXY_HOPS"])
+    if hops:  # the client's address as the nearest `hops` proxies saw it, for the audit log
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     observability.configure_logging(app.config["LOG_LEVEL"])
     runtime.init_app(app)
     auth.init_app(app)
