@@ -23,6 +23,7 @@ from broker.api.stats import stats
 from broker.cli import service as commands
 from broker.cli.convenant import default_convenant_path
 from broker.identity.keys import instance_secret
+from broker.identity.log_key import log_origin
 
 from .core import auth, observability, problems, runtime
 from .oauth import server as oauth
@@ -43,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "SUBJECT_KEY": None,  # hex; default: generated once in the instance folder
     "PSEUDONYM_KEY": None,  # hex; default: generated once in the instance folder
     "CHECKPOINT_EVERY": 1000,  # sign a checkpoint each time the chain grows this much
+    "LOG_ORIGIN": None,  # the log's name in its checkpoints; default: issuer host + "/audit"
     "OFFICE_HOURS": "07:00-19:00",  # Europe/Amsterdam, weekdays; views outside are anomalies
     "BULK_VIEW_LIMIT": 10,  # distinct young people per person per hour; more raises an alarm
     "VIEW_RATE_LIMIT": 120,  # case views per person per minute; more are refused (429)
@@ -92,6 +94,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["CONVENANT"]:
         app.config["CONVENANT"] = str(default_convenant_path())
     app.extensions["broker.issuer_configured"] = bool(app.config["ISSUER"])
+    # the origin before the issuer defaults: `broker serve` passes it on to its workers
+    app.config["LOG_ORIGIN"] = log_origin(
+        app.config["LOG_ORIGIN"], app.config["ISSUER"] or DEFAULT_ISSUER
+    )
     if not app.config["ISSUER"]:
         app.config["ISSUER"] = DEFAULT_ISSUER
     if not app.config["SECRET_KEY"]:

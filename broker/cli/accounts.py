@@ -29,6 +29,7 @@ from broker.identity.accounts import (
     set_password,
     set_person_disabled,
 )
+from broker.identity.log_key import LogKeyError
 from broker.identity.totp import otpauth_uri
 from broker.storage.models import OAuthClient, Person
 
@@ -373,7 +374,7 @@ def clients_list() -> None:
 
 @click.group("keys")
 def keys_group() -> None:
-    """The keys that sign and verify access tokens."""
+    """The keys that sign and verify access tokens and the audit log's checkpoints."""
 
 
 def _utc(seconds: float) -> str:
@@ -392,6 +393,24 @@ def keys_rotate() -> None:
     until = _utc(rt.keyring.clock() + rt.keyring.keep_for)
     click.echo(f"new signing key {new.kid}")
     click.echo(f"previous key {old.kid} verifies until {until}")
+
+
+@keys_group.command("rotate-log")
+@with_appcontext
+def keys_rotate_log() -> None:
+    """Sign the audit log's checkpoints with a new key (named the log's origin); the old key's
+    verifier key is kept, so checkpoints it signed keep verifying. Prints the new vkey last."""
+    rt = runtime()
+    try:
+        new, old = rt.log_key.rotate()
+    except LogKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    with transaction() as session:
+        entry = _entry("keys.rotate_log", "execute", detail={"vkey": new, "retired_vkey": old})
+        rt.audit.append(session, [entry])
+    if old is not None:
+        click.echo(f"retired log key (still verifies old checkpoints): {old}")
+    click.echo(new)
 
 
 @keys_group.command("list")

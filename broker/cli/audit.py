@@ -14,6 +14,7 @@ from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, loa
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import read_session, runtime, transaction
+from broker.identity.log_key import LogKeyError
 from broker.privacy.audit_log import (
     make_checkpoint,
     public_key_pem,
@@ -97,6 +98,17 @@ def checkpoint_command() -> None:
 def public_key_command() -> None:
     """Print the public key that verifies the checkpoints (PEM)."""
     click.echo(public_key_pem(runtime()), nl=False)
+
+
+@audit_group.command("vkey")
+@with_appcontext
+def vkey_command() -> None:
+    """Print the log's verifier key (c2sp.org/signed-note vkey, named the origin) last."""
+    rt = runtime()
+    try:
+        click.echo(rt.log_key.signer().verifier.vkey)
+    except LogKeyError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _date(value: str | None) -> dt.datetime | None:

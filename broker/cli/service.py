@@ -116,7 +116,8 @@ def served_issuer(host: str, port: int) -> str:
 def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the broker (gunicorn; --dev for the Flask development server)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    build = app.extensions["broker.factory"]
+    # the workers keep the parent's log origin (it names the log, whatever port it serves on)
+    build = functools.partial(app.extensions["broker.factory"], LOG_ORIGIN=app.config["LOG_ORIGIN"])
     if not app.extensions["broker.issuer_configured"]:  # the issuer is where it is served
         build = functools.partial(build, ISSUER=served_issuer(host, port))
     click.echo(f"MultiTeam broker on http://{host}:{port} — database {app.config['DATABASE_URL']}")

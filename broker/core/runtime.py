@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import policies
 from broker.identity.keys import KeyRing, audit_signing_key, instance_secret
+from broker.identity.log_key import LogKey
 from broker.identity.tokens import CLOCK_SKEW, MAX_TTL, TokenService
 from broker.storage.audit_store import CheckpointingAuditStore
 from broker.storage.db import make_engine, reading_first, session_factory
@@ -40,6 +41,7 @@ class Runtime:
     instance: Path
     validator: SignalValidator
     checkpoint_key: Ed25519PrivateKey
+    log_key: LogKey  # the C2SP checkpoints' note key, named the log's origin
 
     @classmethod
     def from_app(cls, app: Flask) -> Runtime:
@@ -60,6 +62,8 @@ class Runtime:
         keyring = KeyRing(instance, keep_for=MAX_TTL + CLOCK_SKEW)
         sessions = session_factory(engine)
         checkpoint_key = audit_signing_key(instance)
+        log_key = LogKey(instance, str(config["LOG_ORIGIN"]))
+        log_key.ensure()
         return cls(
             convenant=convenant,
             engine=engine,
@@ -83,6 +87,7 @@ class Runtime:
             instance=instance,
             validator=SignalValidator(convenant),
             checkpoint_key=checkpoint_key,
+            log_key=log_key,
         )
 
     @property
