@@ -45,6 +45,12 @@ from .checkpoint import (
 from .columns import STORED_COLUMNS, ColumnFinding, column_problem, explain
 from .errors import AuditEntryError, AuditError, AuditWriteError, CheckpointError
 from .findings import REASONS, Verification, unreadable
+from .log_checkpoints import (
+    StoredLogCheckpoint,
+    latest_log_checkpoint,
+    log_checkpoints,
+    make_log_checkpoint,
+)
 from .record import (
     ACTIONS,
     EFFECTS,
@@ -75,6 +81,7 @@ from .tables import (
     GENESIS_HEAD_ROW,
     AuditCheckpointRow,
     AuditHeadRow,
+    AuditLogCheckpointRow,
     AuditRecordRow,
     AuditTreeHashRow,
     CanonicalJSON,
@@ -104,6 +111,7 @@ __all__ = [
     "AuditEntryError",
     "AuditError",
     "AuditHeadRow",
+    "AuditLogCheckpointRow",
     "AuditQuery",
     "AuditRecord",
     "AuditRecordRow",
@@ -124,6 +132,7 @@ __all__ = [
     "Segment",
     "SqlAuditStore",
     "SqlHashReader",
+    "StoredLogCheckpoint",
     "Survey",
     "TreeCheck",
     "TreeFinding",
@@ -140,13 +149,16 @@ __all__ = [
     "format_time",
     "generate_signing_key",
     "key_id",
+    "latest_log_checkpoint",
     "leaf_hash",
     "link_hash",
     "load_private_key",
     "load_private_key_file",
     "load_public_key",
     "load_public_key_file",
+    "log_checkpoints",
     "looks_like_bsn",
+    "make_log_checkpoint",
     "matches",
     "metadata",
     "private_key_to_pem",

@@ -7,6 +7,8 @@ Tables (own `metadata`, for the broker's Alembic migrations to include):
 - `audit_head` — a single row (id = 1) with the last seq, hash and time, locked by every
   `SqlAuditStore.append`.
 - `audit_checkpoint` — kept signed checkpoints.
+- `audit_log_checkpoint` — the log's C2SP checkpoints (c2sp.org/tlog-checkpoint): the tree
+  size, root hash and signing key's ID, and the signed note exactly as it was made.
 - `audit_tree_hash` — the log's Merkle tree: every complete subtree hash, at the position
   golang.org/x/mod/sumdb/tlog gives it (`audit.tree`), written with the records that complete
   it and never deleted (retention purges records, not their leaf hashes).
@@ -35,6 +37,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     event,
     insert,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "AuditBase",
     "AuditCheckpointRow",
     "AuditHeadRow",
+    "AuditLogCheckpointRow",
     "AuditRecordRow",
     "AuditTreeHashRow",
     "CanonicalJSON",
@@ -193,6 +197,18 @@ class AuditCheckpointRow(AuditBase):
     head_hash: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     signature: Mapped[str] = mapped_column(String(128))
+
+
+class AuditLogCheckpointRow(AuditBase):
+    """A C2SP checkpoint of the log: its size, root, key and the signed note as made."""
+
+    __tablename__ = "audit_log_checkpoint"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    note: Mapped[str] = mapped_column(Text)
 
 
 class AuditTreeHashRow(AuditBase):

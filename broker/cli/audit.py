@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from audit import CheckpointError, checkpoint_from_json, checkpoint_to_json, load_public_key_file
 from broker.core.context import Context, audit_and_commit
@@ -17,6 +18,7 @@ from broker.core.runtime import read_session, runtime, transaction
 from broker.identity.log_key import LogKeyError
 from broker.privacy.audit_log import (
     make_checkpoint,
+    make_log_checkpoint_now,
     public_key_pem,
     purge_audit,
     verification_entry,
@@ -80,17 +82,27 @@ def verify_command(checkpoint_files: tuple[Path, ...], deep: bool) -> None:
 
 
 @audit_group.command("checkpoint")
+@click.option(
+    "--c2sp",
+    "as_note",
+    is_flag=True,
+    help="Print the C2SP checkpoint (a signed note) instead of the older JSON checkpoint.",
+)
 @with_appcontext
-def checkpoint_command() -> None:
-    """Sign a checkpoint of the current head and print it (keep it outside the broker)."""
+def checkpoint_command(as_note: bool) -> None:
+    """Sign a checkpoint of the current head, and a C2SP checkpoint of the tree with the log
+    key, and print one (keep it outside the broker)."""
     rt = runtime()
-    with transaction() as session:
-        checkpoint = make_checkpoint(session, rt)
-        entry = _OPERATOR.entry(
-            "audit.checkpoint", "create", "success", detail={"seq": checkpoint.seq, "cli": True}
-        )
-        audit_and_commit(session, rt, [entry])
-    click.echo(checkpoint_to_json(checkpoint))
+    try:
+        with transaction() as session:
+            checkpoint = make_checkpoint(session, rt)
+            log = make_log_checkpoint_now(session, rt)
+            detail = {"seq": checkpoint.seq, "log_size": log.size, "cli": True}
+            entry = _OPERATOR.entry("audit.checkpoint", "create", "success", detail=detail)
+            audit_and_commit(session, rt, [entry])
+    except LogKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(log.note, nl=False) if as_note else click.echo(checkpoint_to_json(checkpoint))
 
 
 @audit_group.command("public-key")
@@ -130,6 +142,11 @@ def export_command(since: str | None, until: str | None) -> None:
             "audit.export", "read", "success", detail={"since": since, "until": until}
         )
         audit_and_commit(session, rt, [entry])
+    try:  # a C2SP checkpoint of the tree with the export's own record, exported with it
+        with transaction() as session:
+            make_log_checkpoint_now(session, rt)
+    except (LogKeyError, SQLAlchemyError) as exc:
+        raise click.ClickException(f"the export's checkpoint could not be made: {exc}") from None
     with read_session() as reader:
         for line in export_lines(reader, rt, _date(since), _date(until)):
             click.echo(line)

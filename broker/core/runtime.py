@@ -69,7 +69,10 @@ class Runtime:
             engine=engine,
             sessions=sessions,
             audit=CheckpointingAuditStore(
-                sessions, checkpoint_key, int(config["CHECKPOINT_EVERY"])
+                sessions,
+                checkpoint_key,
+                int(config["CHECKPOINT_EVERY"]),
+                log_signer=log_key.signer,
             ),
             keyring=keyring,
             token_settings=TokenService(

@@ -21,8 +21,10 @@ from audit import (
     AuditRecord,
     AuditRecordRow,
     Checkpoint,
+    StoredLogCheckpoint,
     Verification,
     checkpoint_to_json,
+    make_log_checkpoint,
     public_key_to_pem,
     sign_checkpoint,
     unreadable,
@@ -31,11 +33,13 @@ from audit import (
 from broker.core.context import Context, audit_and_commit
 from broker.core.problems import Problem
 from broker.core.runtime import Runtime
+from broker.identity.log_key import LogKeyError
 
 __all__ = [
     "checkpoint_dict",
     "checkpoint_now",
     "make_checkpoint",
+    "make_log_checkpoint_now",
     "purge_audit",
     "query_audit",
     "record_dict",
@@ -155,15 +159,25 @@ def make_checkpoint(session: Session, rt: Runtime) -> Checkpoint:
     return checkpoint
 
 
+def make_log_checkpoint_now(session: Session, rt: Runtime) -> StoredLogCheckpoint:
+    """Sign a C2SP checkpoint of the tree at the head now, with the log key, and keep it (the
+    caller commits); the newest one when it already names this size. LogKeyError when the
+    log key is not the origin's."""
+    signer = rt.log_key.signer()
+    return make_log_checkpoint(session, rt.audit, signer, dt.datetime.now(dt.UTC))
+
+
 def checkpoint_now(session: Session, rt: Runtime, ctx: Context) -> Checkpoint:
-    """Sign a checkpoint of the head now, audited and committed (503 when it cannot be
-    made)."""
+    """Sign a checkpoint of the head now, and a C2SP one of the tree, audited and committed
+    (503 when they cannot be made)."""
     try:
         made = make_checkpoint(session, rt)
-    except SQLAlchemyError:
+        log = make_log_checkpoint_now(session, rt)
+    except (SQLAlchemyError, LogKeyError):
         session.rollback()
         raise Problem(503, "audit_unavailable", "The checkpoint could not be made.") from None
-    entry = ctx.entry("audit.checkpoint", "create", "success", detail={"seq": made.seq})
+    detail = {"seq": made.seq, "log_size": log.size}
+    entry = ctx.entry("audit.checkpoint", "create", "success", detail=detail)
     audit_and_commit(session, rt, [entry])
     return made
 

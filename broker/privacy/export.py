@@ -20,6 +20,7 @@ from audit import (
     Link,
     Verification,
     checkpoint_from_json,
+    log_checkpoints,
     verify,
 )
 from broker.core.runtime import Runtime
@@ -66,6 +67,8 @@ def export_lines(
     for c in checkpoints:
         if c.seq <= last:
             yield json.dumps({"type": "checkpoint", "checkpoint": checkpoint_dict(c)})
+    for log in log_checkpoints(session, up_to=last)[-1:]:  # the newest C2SP checkpoint
+        yield json.dumps({"type": "log_checkpoint", "size": log.size, "note": log.note})
     for link in rt.audit.links(session, since_seq=start, until_seq=last):
         yield json.dumps(
             {
@@ -106,6 +109,8 @@ def verify_export(lines: Iterator[str], public_key: Any) -> Verification:
             header = item
         elif kind == "checkpoint":
             checkpoints.append(checkpoint_from_json(json.dumps(item["checkpoint"])))
+        elif kind == "log_checkpoint":
+            pass  # a C2SP checkpoint: not checked here (no log key is given to this check)
         elif kind == "record":
             body = item["body"].encode("utf-8")
             links.append(Link(item["seq"], item["prev_hash"], item["hash"], body))

@@ -123,7 +123,7 @@ def test_an_existing_log_is_re_sealed_with_its_tree_and_verifies(db_engine: Engi
     with db_engine.connect() as connection:
         stored = connection.execute(text("SELECT CAST(detail AS TEXT) FROM audit_record")).scalar()
     assert stored == '{"note": "v\\u00f3\\u00f3r", "status": 200}'  # not canonical
-    upgrade(db_engine)
+    upgrade(db_engine, "0010")
     assert version(db_engine) == "0010"
     store = SqlAuditStore()
     with session_factory(db_engine)() as session:
