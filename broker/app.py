@@ -18,6 +18,7 @@ from broker.api.cases import api
 from broker.api.casework import casework
 from broker.api.health import health
 from broker.api.privacy import privacy
+from broker.api.proofs import proofs
 from broker.api.rights import rights
 from broker.api.stats import stats
 from broker.cli import service as commands
@@ -115,6 +116,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.register_blueprint(privacy)
+    app.register_blueprint(proofs)
     app.register_blueprint(rights)
     app.register_blueprint(casework)
     app.register_blueprint(stats)

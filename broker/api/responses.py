@@ -22,11 +22,13 @@ __all__ = [
     "CASE_VIEW",
     "CHECKPOINT",
     "CHECKPOINTS",
+    "CONSISTENCY_PROOF",
     "CONVENANT",
     "CORRECTION",
     "DELETION",
     "EXPLANATION",
     "HEALTH",
+    "INCLUSION_PROOF",
     "NOTIFICATION",
     "NOTIFICATIONS",
     "OBJECTION",
@@ -341,6 +343,8 @@ CHECKPOINT = {
     "signature": STR,
 }
 CHECKPOINTS = {"public_key": STR, "checkpoints": _list(_obj(CHECKPOINT))}
+INCLUSION_PROOF = {"seq": INT, "tree_size": INT, "leaf": STR, "proof": _list(STR)}
+CONSISTENCY_PROOF = {"old_size": INT, "new_size": INT, "proof": _list(STR)}
 ANOMALIES = {
     "since": TIME,
     "until": TIME,

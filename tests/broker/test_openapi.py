@@ -297,6 +297,13 @@ def test_the_answers_of_a_whole_scenario_match_the_document(api: Api) -> None:
     ):
         call("dekker", "GET", template, 200, query_string=query)
     call("dekker", "POST", "/api/v1/audit/checkpoints", 201)
+    call("jansen", "GET", "/api/v1/audit/checkpoint", 200)
+    note = api.client.get("/api/v1/audit/checkpoint", headers=api.headers("dekker"))
+    size = note.get_data(as_text=True).split("\n")[1]
+    inclusion = {"seq": "1", "size": size}
+    call("dekker", "GET", "/api/v1/audit/proofs/inclusion", 200, query_string=inclusion)
+    consistency = {"old": "1", "new": size}
+    call("jansen", "GET", "/api/v1/audit/proofs/consistency", 200, query_string=consistency)
     call("mulder", "POST", "/api/v1/cases/{case_id}/close", 200, json={"reason_code": "verhuisd"})
     call("dekker", "DELETE", "/api/v1/signals/{signal_id}", 200, query_string={"reason": "Fout"})
     for template in ("/healthz", "/readyz", "/api/v1/openapi.json"):
