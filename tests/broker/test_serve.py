@@ -120,3 +120,47 @@ def test_a_configured_issuer_wins(serve_dev: Callable[..., int]) -> None:
     issuer, callback = _issuer_and_callback(port)
     assert issuer == "https://broker.example"
     assert callback == ["https://broker.example/callback"]
+
+
+def test_the_workers_keep_the_log_origin_whatever_port(
+    serve_dev: Callable[..., int], tmp_path: Path
+) -> None:
+    """Without BROKER_ISSUER the log's origin (and its key's name) is the default issuer's,
+    not the served port's: a checkpoint signed by the served broker names 127.0.0.1:8000."""
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("BROKER_ISSUER", "BROKER_DATABASE_URL")
+    }
+    environment.update(BROKER_INSTANCE_PATH=str(tmp_path / "instance"), BROKER_LOG_LEVEL="WARNING")
+
+    def broker(*args: str, **env: str) -> str:
+        done = subprocess.run(
+            [str(BIN / "broker"), *args],
+            env={**environment, **env},
+            capture_output=True,
+            check=True,
+        )
+        return done.stdout.decode()
+
+    broker("demo")
+    vkey = broker("audit", "vkey").strip().splitlines()[-1]
+    assert vkey.startswith("127.0.0.1:8000/audit+")
+    port = serve_dev()
+    assert port != 8000
+    # a token for the served issuer (the issuer follows the port; the origin does not)
+    served_at = f"http://127.0.0.1:{port}"
+    token = broker("token", "dekker", BROKER_ISSUER=served_at).strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/api/v1/audit/checkpoints", headers=headers)
+        made = connection.getresponse()
+        assert made.status == 201, made.read()
+        made.read()
+        connection.request("GET", "/api/v1/audit/checkpoint", headers=headers)
+        served = connection.getresponse()
+        note = served.read().decode()
+    finally:
+        connection.close()
+    assert served.status == 200, note
+    assert note.startswith("127.0.0.1:8000/audit\n")
+    assert "\n— 127.0.0.1:8000/audit " in note
